@@ -1,0 +1,1 @@
+"""ganfx Blender extension (see blender_manifest.toml)."""

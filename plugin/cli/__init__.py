@@ -1,0 +1,66 @@
+"""The `ganfx` command line.
+
+    ganfx --version
+    ganfx models
+    ganfx info brick
+
+Commands live in a table (name -> module), imported only when run, so `ganfx --help`
+stays fast and commands that need torch only ask for it when used. Each command module
+has `add_arguments(parser)` and `run(args) -> int`. Library errors (ganfx.runtime.errors)
+become one line on stderr and exit code 1; usage errors exit 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> (module, one-line help). Order is the order `ganfx --help` shows.
+COMMANDS = {
+    "demo": ("ganfx.plugin.cli.demo_cmd", "render the demo: shipped textures and effect, no input needed"),
+    "models": ("ganfx.plugin.cli.models_cmd", "list shipped and user models"),
+    "info": ("ganfx.plugin.cli.info_cmd", "show a model's contract, parameters and available providers"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganfx.runtime import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ganfx", description="GAN-generated effects and textures for film and video."
+    )
+    parser.add_argument("--version", action="version", version=f"ganfx {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (providers, timings)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    from ganfx.runtime.errors import GanfxError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="ganfx: %(message)s")
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except GanfxError as exc:
+        print(f"ganfx {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"ganfx {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Typed errors of ganfx. Library code raises these; only the CLI and hosts turn
+them into a message and an exit code.
+
+Every message is one line and names the file it is about, when there is one:
+
+    ContractError("missing key 'ganfx.kind'", path="brick.onnx")
+    -> "brick.onnx: missing key 'ganfx.kind'"
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class GanfxError(Exception):
+    """Base of every ganfx error: a one-line message, optionally about a file."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        self.message = " ".join(str(message).split())  # keep it on one line
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ModelLoadError(GanfxError):
+    """A model file is missing, unreadable, not ONNX, or unsafe to load."""
+
+
+class ContractError(GanfxError):
+    """A model's ganfx metadata is missing, invalid, or disagrees with its graph."""
+
+
+class ProviderError(GanfxError):
+    """An execution provider was asked for that onnxruntime cannot give."""
+
+
+class MediaIOError(GanfxError):
+    """A video, image or frame sequence cannot be read or written."""
+
+
+class UserInputError(GanfxError):
+    """A value given by the user (argument, parameter, range) is invalid."""
+
+
+class MissingDependencyError(GanfxError):
+    """An optional package is needed for this feature; the message says how to install it."""
+
+
+def require(module: str, pip_name: str, extra: str | None = None):
+    """Import an optional dependency or raise MissingDependencyError with an install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        hint = f'pip install "ganfx[{extra}]"' if extra else f"pip install {pip_name}"
+        raise MissingDependencyError(f"{module} is not installed ({exc}); install it with: {hint}") from None

@@ -1,0 +1,115 @@
+"""Frames <-> model tensors.
+
+Frames are what media IO and hosts hold: `[H,W,C]` (or a batch `[N,H,W,C]`) of uint8,
+uint16 or float32, C = 1 (grey), 3 (RGB) or 4 (RGBA). Integer frames are display-referred
+sRGB; float frames carry whatever colour space the caller names (EXR is usually linear).
+Tensors are what the network sees: `[N,C,H,W]` in the contract's value range and colour
+space. Alpha never goes through the network: it is split off and put back untouched.
+
+    x, alpha = to_tensor(frame, spec.input)                     # [1,3,H,W] float32, [1,H,W,1]
+    out = from_tensor(y, spec.output, dtype=frame.dtype, alpha=alpha)[0]   # [H,W,4] like frame
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .contract import TensorSpec
+from .errors import UserInputError
+
+_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(
+        x <= 0.0031308, x * 12.92, 1.055 * np.power(np.maximum(x, 0.0031308), 1.0 / 2.4) - 0.055
+    ).astype(np.float32)
+
+
+def as_batch(frames) -> np.ndarray:
+    """[H,W], [H,W,C] or [N,H,W,C] -> [N,H,W,C]; checks dtype and channels."""
+    a = np.asarray(frames)
+    if a.ndim == 2:
+        a = a[None, :, :, None]
+    elif a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4:
+        raise UserInputError(f"frames must be [H,W,C] or [N,H,W,C], got shape {a.shape}")
+    if a.shape[-1] not in (1, 3, 4):
+        raise UserInputError(f"frames must have 1, 3 or 4 channels, got {a.shape[-1]}")
+    if a.dtype not in (np.uint8, np.uint16, np.float32, np.float16, np.float64):
+        raise UserInputError(f"frames must be uint8, uint16 or float, got {a.dtype}")
+    return a
+
+
+def to_unit(frames: np.ndarray) -> np.ndarray:
+    """Integer frames to float32 0..1; float frames as float32 unchanged."""
+    scale = _SCALE.get(frames.dtype)
+    if scale is None:
+        return frames.astype(np.float32, copy=False)
+    return frames.astype(np.float32) * np.float32(1.0 / scale)
+
+
+def from_unit(x: np.ndarray, dtype) -> np.ndarray:
+    """float 0..1 to `dtype` (integers rounded and clipped; floats kept as they are)."""
+    dtype = np.dtype(dtype)
+    scale = _SCALE.get(dtype)
+    if scale is None:
+        return x.astype(dtype, copy=False)
+    return np.clip(np.rint(x * scale), 0, scale).astype(dtype)
+
+
+def split_alpha(batch: np.ndarray):
+    """[N,H,W,C] -> (colour [N,H,W,1|3], alpha [N,H,W,1] or None)."""
+    if batch.shape[-1] == 4:
+        return batch[..., :3], batch[..., 3:]
+    return batch, None
+
+
+def convert_colorspace(x: np.ndarray, src: str, dst: str) -> np.ndarray:
+    if src == dst or "none" in (src, dst):
+        return x
+    return srgb_to_linear(x) if dst == "linear" else linear_to_srgb(x)
+
+
+def to_tensor(frames, spec: TensorSpec, colorspace: str = "srgb"):
+    """Frames -> ([N,C,H,W] tensor in spec's range/colour space/dtype, alpha [N,H,W,1] or None)."""
+    batch = as_batch(frames)
+    colour, alpha = split_alpha(batch)
+    x = to_unit(colour)
+    if x.shape[-1] == 1 and spec.channels == 3:
+        x = np.repeat(x, 3, axis=-1)
+    if x.shape[-1] != spec.channels:
+        raise UserInputError(f"model input {spec.name!r} takes {spec.channels} channels, frame has {x.shape[-1]}")
+    x = convert_colorspace(x, colorspace, spec.colorspace)
+    lo, hi = spec.range
+    if (lo, hi) != (0.0, 1.0):
+        x = x * np.float32(hi - lo) + np.float32(lo)
+    tensor = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float16 if spec.dtype == "float16" else np.float32)
+    return tensor, alpha
+
+
+def tensor_to_unit(tensor: np.ndarray, spec: TensorSpec, colorspace: str = "srgb") -> np.ndarray:
+    """[N,C,H,W] network output -> [N,H,W,C] float32 in `colorspace`, 0..1 for display data."""
+    x = np.asarray(tensor, dtype=np.float32).transpose(0, 2, 3, 1)
+    lo, hi = spec.range
+    if (lo, hi) != (0.0, 1.0):
+        x = (x - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+    return convert_colorspace(x, spec.colorspace, colorspace)
+
+
+def from_tensor(tensor: np.ndarray, spec: TensorSpec, dtype=np.float32, colorspace: str = "srgb", alpha=None):
+    """[N,C,H,W] network output -> [N,H,W,C] frames of `dtype`, alpha appended when given."""
+    x = tensor_to_unit(tensor, spec, colorspace)
+    out = from_unit(x, dtype)
+    if alpha is not None:
+        if alpha.dtype != out.dtype:
+            alpha = from_unit(to_unit(alpha), out.dtype)
+        out = np.concatenate([out, alpha], axis=-1)
+    return out

@@ -1,0 +1,1 @@
+"""Media IO: readers and writers for videos and image sequences."""

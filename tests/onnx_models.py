@@ -1,0 +1,97 @@
+"""Tiny real ONNX models for tests, built with onnx.helper (no torch needed).
+
+    make_effect_model(tmp_path / "fx.onnx")        # 3x3 convs, halo 2
+    make_texture_model(tmp_path / "tex.onnx")      # noise -> conv -> upsample x4 -> conv
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ganfx.runtime.contract import (
+    ModelSpec, NoiseSpec, ParamSpec, TensorSpec, effect_params, texture_params,
+)
+
+OPSET = 17
+
+
+def _conv(name, x, cin, cout, rng, stride=1, out=None):
+    w = numpy_helper.from_array((rng.standard_normal((cout, cin, 3, 3)) * (1.0 / np.sqrt(9 * cin))).astype(np.float32),
+                                f"{name}_w")
+    b = numpy_helper.from_array((rng.standard_normal(cout) * 0.1).astype(np.float32), f"{name}_b")
+    node = helper.make_node("Conv", [x, w.name, b.name], [out or name], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                            strides=[stride, stride])
+    return node, [w, b]
+
+
+def _upsample(name, x, factor):
+    scales = numpy_helper.from_array(np.array([1, 1, factor, factor], np.float32), f"{name}_scales")
+    node = helper.make_node("Resize", [x, "", scales.name], [name], mode="nearest")
+    return node, [scales]
+
+
+def _save(path, nodes, inits, in_name, in_ch, out_name, out_ch, spec: ModelSpec, metadata=None):
+    graph = helper.make_graph(
+        nodes, "ganfx_test",
+        [helper.make_tensor_value_info(in_name, TensorProto.FLOAT, ["n", in_ch, "h", "w"])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["n", out_ch, "h2", "w2"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    md = spec.to_metadata() if metadata is None else metadata
+    helper.set_model_props(model, md)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def effect_spec(name="testfx", halo=2, multiple=1, **kw) -> ModelSpec:
+    return ModelSpec(
+        kind="effect", name=name, version="1.0", description="test effect: two 3x3 convs", license="MIT",
+        inputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),), outputs=(TensorSpec("styled", 3, (-1.0, 1.0), "srgb"),),
+        halo=halo, multiple=multiple,
+        params=effect_params() + (ParamSpec("look", "choice", "warm", label="Look", choices=("warm", "cool")),),
+        training={"task": "test"}, parity=0.0, **kw,
+    )
+
+
+def make_effect_model(path, seed=0, strided=False, spec=None, metadata=None):
+    """[N,3,H,W] in -1..1 -> same shape. strided=True adds a stride-2 conv + x2 upsample (multiple 2)."""
+    rng = np.random.default_rng(seed)
+    if strided:
+        n1, i1 = _conv("c1", "image", 3, 8, rng, stride=2)
+        r = helper.make_node("Relu", ["c1"], ["r1"])
+        n2, i2 = _upsample("up", "r1", 2)
+        n3, i3 = _conv("c3", "up", 8, 3, rng)
+        nodes, inits = [n1, r, n2, n3], i1 + i2 + i3
+        spec = spec or effect_spec(halo=6, multiple=2)
+    else:
+        n1, i1 = _conv("c1", "image", 3, 8, rng)
+        r = helper.make_node("Relu", ["c1"], ["r1"])
+        n3, i3 = _conv("c3", "r1", 8, 3, rng)
+        nodes, inits = [n1, r, n3], i1 + i3
+        spec = spec or effect_spec()
+    nodes.append(helper.make_node("Tanh", [nodes[-1].output[0]], ["styled"]))
+    return _save(path, nodes, inits, "image", 3, "styled", 3, spec, metadata)
+
+
+def texture_spec(name="testtex", channels=4, stride=4, halo=2) -> ModelSpec:
+    return ModelSpec(
+        kind="texture", name=name, version="1.0", description="test texture: noise -> conv -> up x4 -> conv",
+        license="MIT", inputs=(TensorSpec("noise", channels, (-4.0, 4.0), "none"),),
+        outputs=(TensorSpec("rgb", 3, (0.0, 1.0), "srgb"),), halo=halo * stride, multiple=1,
+        params=texture_params(), noise=NoiseSpec(channels, stride, halo), training={"task": "test"}, parity=0.0,
+    )
+
+
+def make_texture_model(path, seed=0, spec=None):
+    rng = np.random.default_rng(seed)
+    n1, i1 = _conv("c1", "noise", 4, 8, rng)
+    r = helper.make_node("Relu", ["c1"], ["r1"])
+    n2, i2 = _upsample("up", "r1", 4)
+    n3, i3 = _conv("c3", "up", 8, 3, rng)
+    s = helper.make_node("Sigmoid", ["c3"], ["rgb"])
+    return _save(path, [n1, r, n2, n3, s], i1 + i2 + i3, "noise", 4, "rgb", 3, spec or texture_spec())
