@@ -126,6 +126,10 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     return Model(path, spec, session, reason)
 
 
+def _auto_tile(max_pixels: int) -> int:
+    return max(64, min(DEFAULT_TILE, int(max_pixels**0.5)))
+
+
 class Model:
     """An opened ganfx model: `apply` for effects, `generate` for textures, `run` for raw tensors."""
 
@@ -162,7 +166,7 @@ class Model:
         batch = F.as_batch(frames)
         n, h, w, _ = batch.shape
         if tile is None and h * w > max_pixels:
-            tile = DEFAULT_TILE
+            tile = _auto_tile(max_pixels)
         if tile is None:
             out = self._apply_whole(batch, strength, colorspace)
         else:
@@ -265,7 +269,7 @@ class Model:
         field = self.noise_field(seed, None if not loop else loop * speed, period)
         nt = float(t) * float(speed)
         if tile is None and width * height > max_pixels:
-            tile = DEFAULT_TILE
+            tile = _auto_tile(max_pixels)
         if tile is None:
             rows = [(0, cells_y, round_up(cells_y + 2 * halo, m))]
             cols = [(0, cells_x, round_up(cells_x + 2 * halo, m))]

@@ -1,0 +1,75 @@
+"""NoiseField: counter-based, the same cells whatever window asks, smooth, loops, tiles."""
+
+import numpy as np
+import pytest
+
+from ganfx.runtime.model import load_model
+from ganfx.runtime.noise import NoiseField
+
+
+def test_same_cells_whatever_window():
+    f = NoiseField(seed=11, channels=6)
+    big = f.window(-10, -20, 80, 90, t=3.25)
+    part = f.window(5, 7, 13, 17, t=3.25)
+    assert np.array_equal(big[:, 15:28, 27:44], part)
+
+
+def test_deterministic_and_seeded():
+    a = NoiseField(1, 4).window(0, 0, 32, 32, 0.5)
+    assert np.array_equal(a, NoiseField(1, 4).window(0, 0, 32, 32, 0.5))
+    assert not np.array_equal(a, NoiseField(2, 4).window(0, 0, 32, 32, 0.5))
+
+
+def test_gaussian_statistics_at_any_time():
+    f = NoiseField(3, 8)
+    for t in (0.0, 0.37, 12.5):
+        z = f.window(0, 0, 128, 128, t)
+        assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1.0) < 0.02
+    # channels and neighbours are uncorrelated
+    z = f.window(0, 0, 128, 128, 0.0)
+    assert abs(np.corrcoef(z[0].ravel(), z[1].ravel())[0, 1]) < 0.03
+    assert abs(np.corrcoef(z[0, :, :-1].ravel(), z[0, :, 1:].ravel())[0, 1]) < 0.03
+
+
+def test_smooth_in_time():
+    f = NoiseField(5, 4)
+    a, b, far = (f.window(0, 0, 64, 64, t) for t in (1.0, 1.01, 3.0))
+    assert np.abs(a - b).mean() < 0.02 < np.abs(a - far).mean()
+
+
+@pytest.mark.parametrize("loop", [24, 2.5])
+def test_exact_loop(loop):
+    f = NoiseField(9, 4, loop=loop)
+    assert np.array_equal(f.window(0, 0, 16, 16, 0.0), f.window(0, 0, 16, 16, loop))
+    assert np.array_equal(f.window(0, 0, 16, 16, 0.3), f.window(0, 0, 16, 16, 0.3 + 2 * loop))
+    assert not np.array_equal(f.window(0, 0, 16, 16, 0.0), f.window(0, 0, 16, 16, loop / 2))
+
+
+def test_periodic_in_space():
+    f = NoiseField(4, 3, period=(10, 12))
+    z = f.window(0, 0, 30, 36, 0.8)
+    assert np.array_equal(z[:, :10, :12], z[:, 10:20, 12:24])
+    assert np.array_equal(f.window(-10, -12, 5, 5, 0.8), z[:, :5, :5])
+
+
+def test_texture_loop_frame_n_equals_frame_0(texture_path):
+    model = load_model(texture_path)
+    first = model.generate(96, 64, t=0.0, seed=3, loop=2.0)
+    last = model.generate(96, 64, t=2.0, seed=3, loop=2.0)
+    middle = model.generate(96, 64, t=1.0, seed=3, loop=2.0)
+    assert np.array_equal(first, last)
+    assert np.abs(first - middle).max() > 0.01
+
+
+def test_tileable_texture_wraps(texture_path):
+    model = load_model(texture_path)
+    img = model.generate(64, 48, seed=1, tileable=True)
+    # Rendering a larger canvas of the same periodic noise repeats the tile exactly.
+    s = model.spec.noise.stride
+    field = model.noise_field(seed=1, period=(48 // s, 64 // s))
+    noise = field.window(-2, -2, 48 // s * 2 + 4, 64 // s * 2 + 4)
+    out = model.run(noise[None])[0].transpose(1, 2, 0)[2 * s : -2 * s, 2 * s : -2 * s]
+    assert np.abs(out[:48, :64] - img).max() < 1e-5
+    assert np.abs(out[48:, 64:] - img).max() < 1e-5
+    with pytest.raises(Exception, match="multiples of 4"):
+        model.generate(65, 48, tileable=True)
