@@ -126,6 +126,17 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     return Model(path, spec, session, reason)
 
 
+def _cell_spans(cells: int, window: int, halo: int, multiple: int) -> list:
+    """Noise-cell windows for textures: (core start, core stop, window size), one size per axis.
+
+    Noise exists beyond the image, so every core gets its full halo of cells on both sides.
+    """
+    core = window - 2 * halo
+    count = -(-cells // core)
+    window = round_up(-(-cells // count) + 2 * halo, multiple)  # as small as the count allows
+    return [(sp.start, sp.stop, window) for sp in spans(cells, window - 2 * halo, 0)]
+
+
 def _auto_tile(max_pixels: int) -> int:
     return max(64, min(DEFAULT_TILE, int(max_pixels**0.5)))
 
@@ -275,9 +286,7 @@ class Model:
             cols = [(0, cells_x, round_up(cells_x + 2 * halo, m))]
         else:
             win = max(round_up(max(int(tile) // s, 1), m), round_up(2 * halo + 1, m))
-            core = win - 2 * halo
-            rows = [(sp.start, sp.stop, win) for sp in spans(cells_y, core, 0)]
-            cols = [(sp.start, sp.stop, win) for sp in spans(cells_x, core, 0)]
+            rows, cols = _cell_spans(cells_y, win, halo, m), _cell_spans(cells_x, win, halo, m)
         out = np.empty((cells_y * s, cells_x * s, self._out.channels), np.dtype(dtype))
         for c0y, c1y, wy in rows:
             for c0x, c1x, wx in cols:

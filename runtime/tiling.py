@@ -1,11 +1,13 @@
 """Tiled inference with one fixed tile shape and exact halo cropping.
 
 A purely local generator's output at a pixel depends only on input pixels within its
-halo, so a frame can be cut into windows (tile = window size the network sees), each
-window's halo cropped, and the pieces pasted back: the result equals whole-frame
-inference. Every window has the same shape (the last one in a row or column is shifted
-back inside the frame), so an accelerator never sees a new shape, and window origins sit
-on the network's size multiple, so strided layers see the same phase as in a whole frame.
+halo, so a frame can be cut into windows (tile = largest window size the network sees),
+each window's halo cropped, and the pieces pasted back: the result equals whole-frame
+inference. Every window of a frame size has the same shape (the last one in a row or
+column is shifted back inside the frame; the shape is shrunk from `tile` just enough to
+cover the frame with as many windows as `tile` needs, so little is computed twice), so an
+accelerator never sees a new shape within a clip, and window origins sit on the network's
+size multiple, so strided layers see the same phase as in a whole frame.
 
     grid = TileGrid(height=1081, width=1919, tile=512, halo=16, multiple=8)
     for t in grid:
@@ -32,6 +34,19 @@ class Span:
     stop: int  # window stop (exclusive)
     keep_start: int  # first output position this window contributes (frame coords)
     keep_stop: int
+
+
+def balanced_window(length: int, window: int, halo: int, multiple: int = 1) -> int:
+    """The smallest window (on the multiple, <= `window`) that needs no more windows than `window` does.
+
+    A 1080-row frame with 512-row windows and a halo of 5 needs three windows either way;
+    367-row windows cover it with ~2% recomputation instead of ~42%.
+    """
+    core = window - 2 * halo
+    if length <= window or core <= 0:
+        return window
+    count = -(-(length - 2 * halo) // core)
+    return min(window, round_up(-(-(length - 2 * halo) // count) + 2 * halo, multiple))
 
 
 def spans(length: int, window: int, halo: int, feather: int = 0) -> list:
@@ -86,8 +101,11 @@ class TileGrid:
             raise ValueError(
                 f"tile {tile} is too small for a halo of {self.halo}px on each side; use a tile above {2 * self.halo}"
             )
-        self.rows = spans(self.height, self.window, self.halo, self.feather)
-        self.cols = spans(self.width, self.window, self.halo, self.feather)
+        # Same window count as `tile` asks for, but as little overlap as the shape allows.
+        self.window_h = balanced_window(self.height, self.window, self.halo, self.multiple)
+        self.window_w = balanced_window(self.width, self.window, self.halo, self.multiple)
+        self.rows = spans(self.height, self.window_h, self.halo, self.feather)
+        self.cols = spans(self.width, self.window_w, self.halo, self.feather)
 
     def __len__(self) -> int:
         return len(self.rows) * len(self.cols)
@@ -107,7 +125,7 @@ class TileGrid:
     @property
     def tile_shape(self) -> tuple:
         """(h, w) every window has."""
-        return (min(self.window, self.height), min(self.window, self.width))
+        return (min(self.window_h, self.height), min(self.window_w, self.width))
 
     def _ramp(self, spans_: list, s: Span) -> np.ndarray:
         n = s.keep_stop - s.keep_start
