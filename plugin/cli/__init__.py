@@ -22,6 +22,9 @@ COMMANDS = {
     "demo": ("ganfx.plugin.cli.demo_cmd", "render the demo: shipped textures and effect, no input needed"),
     "models": ("ganfx.plugin.cli.models_cmd", "list shipped and user models"),
     "info": ("ganfx.plugin.cli.info_cmd", "show a model's contract, parameters and available providers"),
+    "render": ("ganfx.plugin.cli.render_cmd", "apply an effect model to a video, an image sequence or an image"),
+    "generate": ("ganfx.plugin.cli.generate_cmd", "render a texture model to an image, a sequence or a video"),
+    "probe": ("ganfx.plugin.cli.probe_cmd", "print the media properties of a video, sequence or image"),
 }
 
 

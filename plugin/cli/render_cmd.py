@@ -1,0 +1,95 @@
+"""`ganfx render MODEL INPUT -o OUTPUT`: apply an effect model to a video, a sequence or a still.
+
+    ganfx render watercolor plate.mov -o out.mov --codec prores
+    ganfx render watercolor plates/shot.####.exr -o out/shot.####.exr --frames 1001-1050 --resume
+    ganfx render watercolor clip.mp4 -o out.mp4 --param strength=0.6 --progress json
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="effect model name (see `ganfx models`) or path to an .onnx file")
+    parser.add_argument("input", help="video (mp4/mov/mkv), sequence pattern (shot.####.exr, shot.%%04d.png) or image")
+    parser.add_argument("-o", "--output", required=True, help="video, sequence pattern or image to write")
+    parser.add_argument("--frames", metavar="A-B", help="render only frames A..B (inclusive; videos count from 0)")
+    add_common_arguments(parser)
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help="frames per network call (default 1)")
+    parser.add_argument("--fps", help="frame rate for a video made from an image sequence (default 24)")
+
+
+def add_common_arguments(parser):
+    """Options `render` and `generate` share."""
+    parser.add_argument("--tile", type=int, metavar="N", help="run the model on N x N tiles (big frames, less memory)")
+    parser.add_argument("--provider", action="append", metavar="NAME",
+                        help="onnxruntime execution provider (cuda, tensorrt, cpu, ...); repeat for a fallback list")
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="model precision (default fp32)")
+    parser.add_argument("--codec", help="video: h264, h265, prores, prores4444, ffv1, png (opencv: a FourCC); "
+                                        "EXR frames: half or float")
+    parser.add_argument("--crf", type=int, metavar="Q", help="h264/h265 quality (lower is better; default 18/20)")
+    parser.add_argument("--writer", choices=("pyav", "opencv"), help="video writer (default pyav)")
+    parser.add_argument("--param", action="append", metavar="NAME=VALUE", help="model parameter; repeatable")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--resume", action="store_true", help="image sequences: keep frames already written")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--progress", choices=("bar", "json"), default="bar",
+                        help="bar on stderr (default) or one JSON line per frame on stdout")
+
+
+def parse_fps(text):
+    """"25", "23.976", "24000/1001" -> exact Fraction; UserInputError otherwise."""
+    from fractions import Fraction
+
+    from ganfx.runtime.errors import UserInputError
+
+    if text is None:
+        return None
+    try:
+        fps = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise UserInputError(f"--fps takes a number or a ratio such as 24000/1001, got {text!r}") from None
+    if "." in text:  # 23.976 and 29.97 mean the NTSC rates
+        ntsc = Fraction(round(float(fps) * 1.001) * 1000, 1001)
+        fps = ntsc if abs(float(ntsc) - float(fps)) < 5e-4 else fps.limit_denominator(1001)
+    if fps <= 0:
+        raise UserInputError(f"--fps must be positive, got {text!r}")
+    return fps
+
+
+def render_options(args, fps=None):
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.pipeline import RenderOptions
+
+    batch = getattr(args, "batch", 1)
+    if batch < 1:
+        raise UserInputError(f"--batch must be at least 1, got {batch}")
+    if args.tile is not None and args.tile < 16:
+        raise UserInputError(f"--tile must be at least 16 pixels, got {args.tile}")
+    if args.overwrite and args.resume:
+        raise UserInputError("--overwrite and --resume contradict each other; pass one")
+    return RenderOptions(batch=batch, codec=args.codec, writer=args.writer, overwrite=args.overwrite,
+                         resume=args.resume, progress="quiet" if args.quiet else args.progress, fps=fps,
+                         quality=args.crf)
+
+
+def processor_options(args, **generator):
+    from ganfx.plugin.cli.processing import ProcessorOptions
+
+    return ProcessorOptions(tile=args.tile, providers=tuple(args.provider) if args.provider else None,
+                            precision=args.precision, **generator)
+
+
+def run(args) -> int:
+    from ganfx.plugin.cli.processing import make_processor, parse_params
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.pipeline import parse_frame_range, render_file
+
+    frames = parse_frame_range(args.frames) if args.frames is not None else None
+    options = render_options(args, parse_fps(args.fps))
+    processor = make_processor(args.model, parse_params(args.param), processor_options(args))
+    if processor.kind != "effect":
+        raise UserInputError(f"{processor.spec.name} is a {processor.kind} model; use `ganfx generate`")
+    stats = render_file(args.input, args.output, processor, frames, options)
+    if options.progress == "bar":
+        print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)")
+    return 0

@@ -1,0 +1,161 @@
+"""Single image files: PNG (8/16-bit), TIFF (8/16-bit), JPEG, EXR (half/float).
+
+    image = read_image("shot.1001.exr")          # [H,W,3|4] float32, scene-linear
+    width, height = image_size("shot.1001.png")   # from the header, no decoding
+    write_image("out.0001.exr", image, exr_type="half")
+
+PNG/TIFF/JPEG go through OpenCV (BGR on disk, RGB here); EXR through the OpenEXR package.
+Sizes are read from the file headers so a sequence can be checked before any rendering.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaIOError, require
+
+IMAGE_EXTENSIONS = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".exr"}
+
+
+def _cv2():
+    return require("cv2", "opencv-python-headless")
+
+
+def _exr():
+    return require("OpenEXR", "openexr")
+
+
+def image_size(path) -> tuple:
+    """(width, height) from the header; MediaIOError if the file is not that kind of image."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)
+    except OSError as exc:
+        raise MediaIOError(f"cannot read ({exc.strerror})", path=path) from None
+    size = None
+    if ext == ".png" and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        size = struct.unpack(">II", head[16:24])
+    elif ext in (".jpg", ".jpeg") and head[:2] == b"\xff\xd8":
+        size = _jpeg_size(path)
+    elif ext in (".tif", ".tiff") and head[:4] in (b"II*\x00", b"MM\x00*"):
+        size = _tiff_size(head)
+    elif ext == ".exr" and head[:4] == b"\x76\x2f\x31\x01":
+        try:
+            window = _exr().File(str(path), header_only=True).header()["dataWindow"]
+        except Exception:
+            size = None
+        else:
+            size = (int(window[1][0] - window[0][0] + 1), int(window[1][1] - window[0][1] + 1))
+    if not size or min(size) < 1:
+        raise MediaIOError(f"not a readable {ext.lstrip('.').upper() or 'image'} file", path=path)
+    return int(size[0]), int(size[1])
+
+
+def _jpeg_size(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None
+
+
+def _tiff_size(head: bytes):
+    end = "<" if head[:2] == b"II" else ">"
+    offset = struct.unpack(end + "I", head[4:8])[0]
+    if offset + 2 > len(head):
+        return None
+    count = struct.unpack(end + "H", head[offset : offset + 2])[0]
+    found = {}
+    for k in range(count):
+        e = offset + 2 + 12 * k
+        if e + 12 > len(head):
+            break
+        tag, typ = struct.unpack(end + "HH", head[e : e + 4])
+        if tag in (256, 257):  # ImageWidth, ImageLength (SHORT or LONG)
+            fmt = end + ("H" if typ == 3 else "I")
+            found[tag] = struct.unpack(fmt, head[e + 8 : e + 8 + struct.calcsize(fmt)])[0]
+    return (found[256], found[257]) if len(found) == 2 else None
+
+
+def read_image(path) -> np.ndarray:
+    """[H,W,3|4] RGB(A): uint8 / uint16 for PNG, TIFF, JPEG; float32 (linear) for EXR."""
+    path = Path(path)
+    if path.suffix.lower() == ".exr":
+        return _read_exr(path)
+    cv2 = _cv2()
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise MediaIOError("cannot decode the image (damaged or not an image)", path=path)
+    if image.dtype not in (np.uint8, np.uint16):
+        image = np.clip(image, 0, None).astype(np.float32) if image.dtype.kind == "f" else image.astype(np.uint16)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        return np.ascontiguousarray(np.repeat(image, 3, axis=-1))
+    if image.shape[-1] == 4:
+        return np.ascontiguousarray(image[..., [2, 1, 0, 3]])
+    return np.ascontiguousarray(image[..., ::-1])
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    exr = _exr()
+    try:
+        channels = exr.File(str(path), separate_channels=True).channels()
+    except Exception as exc:  # OpenEXR raises plain RuntimeError
+        raise MediaIOError(f"cannot read the EXR ({str(exc).splitlines()[0] if str(exc) else 'damaged'})",
+                           path=path) from None
+    names = {k.split(".")[-1].upper(): v for k, v in channels.items()}  # "rgba.R" layers -> "R"
+    if all(c in names for c in "RGB"):
+        order = "RGBA" if "A" in names else "RGB"
+    elif "Y" in names:
+        order = "YYY" + ("A" if "A" in names else "")
+    else:
+        raise MediaIOError(f"EXR has no R,G,B or Y channels (has {', '.join(sorted(channels))})", path=path)
+    return np.ascontiguousarray(np.stack([names[c].pixels.astype(np.float32) for c in order], axis=-1))
+
+
+def exr_pixel_dtype(path) -> np.dtype:
+    """float16 for half EXR files, float32 for float ones (the first colour channel's type)."""
+    channels = _exr().File(str(path), separate_channels=True).channels()
+    return np.dtype(next(iter(channels.values())).pixels.dtype)
+
+
+def write_image(path, image: np.ndarray, exr_type: str = "half", quality: int = 95) -> None:
+    """Write [H,W,3|4] RGB(A) to `path` (format by extension). Callers write to a temp name."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".exr":
+        exr = _exr()
+        dtype = np.float16 if exr_type == "half" else np.float32
+        name = "RGBA" if image.shape[-1] == 4 else "RGB"
+        header = {"compression": exr.ZIP_COMPRESSION, "type": exr.scanlineimage}
+        try:
+            with exr.File(header, {name: np.ascontiguousarray(image.astype(dtype))}) as f:
+                f.write(str(path))
+        except Exception as exc:
+            raise MediaIOError(f"cannot write the EXR ({exc})", path=path) from None
+        return
+    cv2 = _cv2()
+    bgr = image[..., [2, 1, 0, 3]] if image.shape[-1] == 4 else image[..., ::-1]
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext in (".jpg", ".jpeg") else []
+    if ext == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]  # fast, still well compressed
+    try:
+        ok = cv2.imwrite(str(path), np.ascontiguousarray(bgr), params)
+    except cv2.error as exc:
+        raise MediaIOError(f"cannot write the image ({str(exc).strip().splitlines()[-1]})", path=path) from None
+    if not ok:
+        raise MediaIOError("cannot write the image", path=path)

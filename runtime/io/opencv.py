@@ -1,0 +1,81 @@
+"""Videos through OpenCV's VideoWriter (`--writer opencv`), for those who want its codecs.
+
+    writer = OpenCVWriter("out.mp4", OutputSpec(1920, 1080, Fraction(25)))   # mp4v
+    writer = OpenCVWriter("out.avi", OutputSpec(1920, 1080, Fraction(25), codec="MJPG"))
+
+8-bit RGB only, a constant frame rate, and no audio (OpenCV writes none): use the PyAV
+writer (the default) to keep timestamps, depth, alpha and sound.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaIOError, UserInputError, require
+from .base import Frame, OutputSpec, Writer, partial_path, prepare_folder, remove_quietly
+
+log = logging.getLogger("ganfx")
+
+# extension -> default FourCC
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+class OpenCVWriter(Writer):
+    dtype = np.uint8
+    channels = 3
+
+    def __init__(self, path, spec: OutputSpec):
+        cv2 = require("cv2", "opencv-python-headless")
+        self.path, self.spec = Path(path), spec
+        ext = self.path.suffix.lower()
+        if ext not in FOURCC:
+            raise UserInputError(f"the opencv writer writes {', '.join(FOURCC)}, not {ext or '(no extension)'!r}",
+                                 path=self.path)
+        fourcc = spec.codec or FOURCC[ext]
+        if len(fourcc) != 4:
+            raise UserInputError(f"the opencv writer takes a four-letter FourCC as --codec (e.g. mp4v, MJPG), "
+                                 f"got {fourcc!r}", path=self.path)
+        if self.path.exists() and not spec.overwrite:
+            raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
+        prepare_folder(self.path)
+        if spec.audio_from:
+            log.warning("the opencv writer drops audio; use --writer pyav to keep it")
+        self.tmp = partial_path(self.path)
+        self._vw = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), float(spec.frame_rate),
+                                   (spec.width, spec.height))
+        if not self._vw.isOpened():
+            self._vw = None
+            remove_quietly(self.tmp)
+            raise MediaIOError(f"OpenCV cannot write {fourcc} into {ext}", path=self.path)
+        self._count = 0
+
+    def write(self, frame: Frame) -> None:
+        image = frame.image
+        if image.shape != (self.spec.height, self.spec.width, 3) or image.dtype != np.uint8:
+            raise MediaIOError(f"frame {frame.number} is {image.shape} {image.dtype}, writer takes "
+                               f"{(self.spec.height, self.spec.width, 3)} uint8", path=self.path)
+        self._vw.write(np.ascontiguousarray(image[..., ::-1]))
+        self._count += 1
+
+    def commit(self) -> None:
+        if self._vw is None:
+            return
+        self._vw.release()
+        self._vw = None
+        if self._count == 0:
+            remove_quietly(self.tmp)
+            raise MediaIOError("no frames were written", path=self.path)
+        if self.path.exists() and not self.spec.overwrite:
+            remove_quietly(self.tmp)
+            raise MediaIOError("output appeared while rendering; pass --overwrite to replace it", path=self.path)
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if getattr(self, "_vw", None) is not None:
+            self._vw.release()
+            self._vw = None
+        remove_quietly(self.tmp)

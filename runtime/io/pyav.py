@@ -1,0 +1,340 @@
+"""Videos through PyAV (FFmpeg): mp4, mov, mkv in; h264, h265, ProRes, FFV1, PNG out.
+
+    reader = PyAVReader("plate.mov")                     # codec threading on
+    spec = OutputSpec(1920, 1080, reader.properties.frame_rate, reader.properties.time_base,
+                      codec="prores", audio_from="plate.mov")
+    with PyAVWriter("out.mov", spec) as writer:          # written as .out.partial-PID.mov, renamed at the end
+        for frame in reader.frames():
+            writer.write(frame)
+
+Timestamps are kept: the writer encodes in the source's time base with the source's pts,
+so a variable frame rate stays variable. Audio streams are copied packet for packet
+(see audio.py), so duration and sync match the source.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaIOError, UserInputError, require
+from .base import AudioStreamInfo, Frame, MediaProperties, OutputSpec, Reader, Writer, partial_path, prepare_folder, remove_quietly
+
+
+def _av():
+    return require("av", "av")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "strerror", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _has_alpha(fmt) -> bool:
+    return len(fmt.components) in (2, 4)
+
+
+class PyAVReader(Reader):
+    """Decodes the first video stream to [H,W,3|4] uint8 (8-bit) or uint16 (deeper) RGB."""
+
+    def __init__(self, path):
+        av = _av()
+        self.path = Path(path)
+        if not self.path.exists():
+            raise MediaIOError("no such file", path=self.path)
+        if not self.path.is_file():
+            raise MediaIOError("not a file", path=self.path)
+        try:
+            self._container = av.open(str(self.path))
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise MediaIOError(f"not a readable video ({_first_line(exc)})", path=self.path) from None
+        video = [s for s in self._container.streams if s.type == "video" and not _is_cover_art(s)]
+        if not video:
+            self.close()
+            raise MediaIOError("has no video stream", path=self.path)
+        self._stream = video[0]
+        self.properties = self._read_properties()
+
+    def _read_properties(self) -> MediaProperties:
+        s, c = self._stream, self._container
+        ctx = s.codec_context
+        if not ctx.width or not ctx.height or not ctx.pix_fmt:
+            raise MediaIOError("video stream has no size or pixel format (damaged file?)", path=self.path)
+        count = s.frames or self._count_packets()
+        if count <= 0:
+            raise MediaIOError("video stream has no frames", path=self.path)
+        fmt = ctx.format
+        depth = max(comp.bits for comp in fmt.components)
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        if rate is None:
+            raise MediaIOError("video stream has no frame rate", path=self.path)
+        base = s.base_rate
+        vfr = bool(base and s.average_rate and abs(float(base) - float(s.average_rate)) > 1e-3 * float(base))
+        duration = float(s.duration * s.time_base) if s.duration else (c.duration / 1e6 if c.duration else None)
+        audio = tuple(
+            AudioStreamInfo(a.codec_context.name, a.codec_context.sample_rate or a.rate or 0, a.codec_context.channels,
+                            float(a.duration * a.time_base) if a.duration else None)
+            for a in c.streams.audio
+        )
+        return MediaProperties(
+            path=str(self.path), kind="video", width=ctx.width, height=ctx.height, frame_count=int(count),
+            first_frame=0, frame_rate=Fraction(rate), time_base=Fraction(s.time_base), pixel_format=ctx.pix_fmt,
+            bit_depth=depth, channels=4 if _has_alpha(fmt) else 3, dtype="uint8" if depth <= 8 else "uint16",
+            codec=ctx.name, container=c.format.name, duration=duration, variable_frame_rate=vfr, audio=audio,
+        )
+
+    def _count_packets(self) -> int:
+        """Containers like Matroska store no frame count: count the packets (no decoding)."""
+        n = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    n += 1
+        except _av().FFmpegError as exc:
+            raise MediaIOError(f"cannot read the video stream ({_first_line(exc)})", path=self.path) from None
+        self._container.seek(0)
+        return n
+
+    def frames(self, first: int | None = None, last: int | None = None, skip=frozenset()):
+        """Frames `first`..`last` (inclusive, indices from 0), with their pts; `skip` is not converted."""
+        av = _av()
+        p = self.properties
+        first = 0 if first is None else first
+        last = p.last_frame if last is None else last
+        self._stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+        want_alpha = p.channels == 4
+        fmt = ("rgba" if want_alpha else "rgb24") if p.bit_depth <= 8 else ("rgba64le" if want_alpha else "rgb48le")
+        index = 0
+        try:
+            self._container.seek(0)
+            for frame in self._container.decode(self._stream):
+                if index > last:
+                    break
+                if index >= first and index not in skip:
+                    image = frame.to_ndarray(format=fmt)
+                    if image.shape[:2] != (p.height, p.width):
+                        raise MediaIOError(
+                            f"frame {index} is {image.shape[1]}x{image.shape[0]}, the stream is {p.width}x{p.height}",
+                            path=self.path)
+                    yield Frame(index, image, frame.pts, frame.duration or None)
+                index += 1
+        except av.FFmpegError as exc:
+            raise MediaIOError(f"cannot decode frame {index} ({_first_line(exc)})", path=self.path) from None
+        if index <= min(last, p.last_frame):
+            raise MediaIOError(f"file ends after {index} of {p.frame_count} frames (truncated or damaged)",
+                               path=self.path)
+
+    def close(self) -> None:
+        if getattr(self, "_container", None) is not None:
+            self._container.close()
+            self._container = None
+
+
+def _is_cover_art(stream) -> bool:
+    # An attached picture (album art) is a "video" stream of one image; it is not the video.
+    disposition = getattr(stream, "disposition", None)
+    try:
+        return bool(disposition is not None and int(disposition) & 0x400)
+    except TypeError:
+        return False
+
+
+# -- writing ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoCodec:
+    encoder: str  # FFmpeg encoder name
+    pix_fmt: str  # stored pixel format (alpha variant below)
+    pix_fmt_alpha: str | None  # when the frames have alpha; None = the codec drops alpha
+    deep: bool  # takes 16-bit frames (10-bit and deeper storage)
+    options: tuple = ()  # encoder options (key, value)
+    crf: int | None = None  # default constant rate factor
+
+
+CODECS = {
+    "h264": VideoCodec("libx264", "yuv420p", None, False, (("preset", "medium"),), crf=18),
+    "h265": VideoCodec("libx265", "yuv420p", None, False, (("preset", "medium"), ("x265-params", "log-level=error")),
+                       crf=20),
+    "prores": VideoCodec("prores_ks", "yuv422p10le", None, True, (("profile", "3"), ("vendor", "apl0"))),
+    "prores4444": VideoCodec("prores_ks", "yuva444p10le", "yuva444p10le", True, (("profile", "4"), ("vendor", "apl0"))),
+    "ffv1": VideoCodec("ffv1", "bgr0", "bgra", False, (("level", "3"), ("slicecrc", "1"))),
+    "ffv1-16": VideoCodec("ffv1", "gbrp16le", "gbrap16le", True, (("level", "3"), ("slicecrc", "1"))),
+    "png": VideoCodec("png", "rgb24", "rgba", False),
+    "png-16": VideoCodec("png", "rgb48be", "rgba64be", True),
+}
+ALIASES = {"hevc": "h265", "x264": "h264", "x265": "h265", "prores_ks": "prores", "prores422": "prores",
+           "prores_4444": "prores4444", "qtrle": "png"}
+# Which codecs each container can hold, and which audio it can hold as is.
+CONTAINERS = {
+    ".mp4": ("mp4", {"h264", "h265"}, {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}),
+    ".m4v": ("mp4", {"h264", "h265"}, {"aac", "mp3", "ac3", "eac3", "alac"}),
+    ".mov": ("mov", {"h264", "h265", "prores", "prores4444", "png"},
+             {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le",
+              "pcm_s16be", "pcm_s24be", "pcm_s32be"}),
+    ".mkv": ("matroska", {"h264", "h265", "prores", "prores4444", "png", "ffv1"}, None),  # None: any audio
+}
+DEFAULT_CODEC = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1"}
+
+
+def pick_codec(path: Path, codec: str | None, alpha: bool, bit_depth: int) -> tuple:
+    """(user-facing codec name, VideoCodec) for an output file; UserInputError when it cannot hold it."""
+    ext = path.suffix.lower()
+    if ext not in CONTAINERS:
+        raise UserInputError(f"unknown video container {ext or '(no extension)'!r}; use .mp4, .mov or .mkv "
+                             "(or an image pattern such as shot.####.exr)", path=path)
+    name = (codec or DEFAULT_CODEC[ext]).lower()
+    name = ALIASES.get(name, name)
+    if name == "prores" and codec is None and alpha:
+        name = "prores4444"
+    if name not in {n for n in CODECS if "-" not in n}:
+        known = ", ".join(n for n in CODECS if "-" not in n)
+        raise UserInputError(f"unknown codec {codec!r} (known: {known})", path=path)
+    if name not in CONTAINERS[ext][1]:
+        fits = ", ".join(e for e, (_, codecs, _) in CONTAINERS.items() if name in codecs)
+        raise UserInputError(f"a {ext} file cannot hold {name}; use {fits}", path=path)
+    key = f"{name}-16" if name in ("ffv1", "png") and bit_depth > 8 else name
+    return name, CODECS[key]
+
+
+class PyAVWriter(Writer):
+    """Encodes frames into a video file under a temporary name; `commit()` renames it."""
+
+    def __init__(self, path, spec: OutputSpec):
+        av = _av()
+        self.path, self.spec = Path(path), spec
+        self.codec_name, self.codec = pick_codec(self.path, spec.codec, spec.alpha, spec.bit_depth)
+        if self.path.exists() and not spec.overwrite:
+            raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
+        prepare_folder(self.path)
+        alpha = spec.alpha and self.codec.pix_fmt_alpha is not None
+        self.channels = 4 if alpha else 3
+        self.dtype = np.uint16 if self.codec.deep else np.uint8
+        self._in_fmt = {(False, 3): "rgb24", (False, 4): "rgba", (True, 3): "rgb48le", (True, 4): "rgba64le"}[
+            (self.codec.deep, self.channels)]
+        self.tmp = partial_path(self.path)
+        fmt_name = CONTAINERS[self.path.suffix.lower()][0]
+        try:
+            self._out = av.open(str(self.tmp), "w", format=fmt_name)
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaIOError(f"cannot create the output ({_first_line(exc)})", path=self.path) from None
+        try:
+            self._setup_video(alpha)
+            self._audio = None
+            if spec.audio_from:
+                from .audio import AudioCopier
+
+                self._audio = AudioCopier(spec.audio_from, self._out, CONTAINERS[self.path.suffix.lower()][2])
+        except BaseException:
+            self.abort()
+            raise
+        self._durations = {}  # output pts -> source frame duration
+        self._origin = None  # pts of the first frame written (ranges start at 0)
+        self._count = 0
+        self._last_time = 0.0
+
+    def _setup_video(self, alpha: bool) -> None:
+        spec, codec = self.spec, self.codec
+        stream = self._out.add_stream(codec.encoder, rate=spec.frame_rate)
+        stream.width, stream.height = spec.width, spec.height
+        stream.pix_fmt = codec.pix_fmt_alpha if alpha else codec.pix_fmt
+        # Encode in the source's time base so its pts (VFR included) go through unchanged.
+        self._tb = spec.time_base or Fraction(1, 1) / spec.frame_rate
+        stream.codec_context.time_base = self._tb
+        stream.time_base = self._tb
+        options = dict(codec.options)
+        crf = spec.quality if spec.quality is not None else codec.crf
+        if crf is not None:
+            options["crf"] = str(crf)
+        stream.codec_context.options = options
+        stream.codec_context.thread_count = 0  # 0 = as many as the encoder wants
+        if self.codec_name == "h265":
+            stream.codec_tag = "hvc1"  # the tag QuickTime and browsers play
+        if spec.width % 2 or spec.height % 2:
+            if stream.pix_fmt in ("yuv420p", "yuv422p10le"):
+                raise UserInputError(f"{self.codec_name} ({stream.pix_fmt}) needs an even width and height, "
+                                     f"got {spec.width}x{spec.height}; use --codec ffv1 or png", path=self.path)
+        self._stream = stream
+
+    def write(self, frame: Frame) -> None:
+        av = _av()
+        image = frame.image
+        if image.shape != (self.spec.height, self.spec.width, self.channels) or image.dtype != self.dtype:
+            raise MediaIOError(f"frame {frame.number} is {image.shape} {image.dtype}, writer takes "
+                               f"{(self.spec.height, self.spec.width, self.channels)} {np.dtype(self.dtype)}",
+                               path=self.path)
+        vf = av.VideoFrame.from_ndarray(image, format=self._in_fmt)
+        if frame.pts is None or self.spec.time_base is None:
+            pts = self._count
+        else:
+            if self._origin is None:
+                self._origin = frame.pts if self.spec.trim else 0
+            pts = frame.pts - self._origin
+        vf.pts, vf.time_base = pts, self._tb
+        if frame.duration and self.spec.time_base is not None:
+            # Encoders do not all carry a frame's duration to its packet; the muxer needs it
+            # for the last frame of a variable-rate clip, so packets get it back in _mux.
+            vf.duration = frame.duration
+            self._durations[pts] = frame.duration
+        self._count += 1
+        try:
+            self._mux(self._stream.encode(vf))
+        except av.FFmpegError as exc:
+            raise MediaIOError(f"cannot encode frame {frame.number} ({_first_line(exc)})", path=self.path) from None
+        self._last_time = float(pts * self._tb)
+        self._last_duration = float((frame.duration or 0) * self._tb) if self.spec.time_base else 0.0
+        if self._audio is not None:
+            # Keep audio interleaved with the video written so far.
+            start = float(self._origin * self._tb) if self.spec.trim and self._origin is not None else 0.0
+            self._audio.copy_until(start, start + self._last_time + 0.5)
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            duration = self._durations.pop(packet.pts, None)
+            if duration:
+                packet.duration = duration
+            self._out.mux(packet)
+
+    def commit(self) -> None:
+        av = _av()
+        if self._out is None:
+            return
+        if self._count == 0:
+            self.abort()
+            raise MediaIOError("no frames were written", path=self.path)
+        try:
+            self._mux(self._stream.encode())
+            if self._audio is not None:
+                if self.spec.trim:
+                    start = float(self._origin * self._tb) if self._origin is not None else 0.0
+                    end = start + self._last_time + (self._last_duration or float(1 / self.spec.frame_rate))
+                    self._audio.copy_until(start, end, final=True)
+                else:
+                    self._audio.copy_until(0.0, None, final=True)
+                self._audio.close()
+            self._out.close()
+            self._out = None
+            if self.path.exists() and not self.spec.overwrite:
+                raise MediaIOError("output appeared while rendering; pass --overwrite to replace it", path=self.path)
+            os.replace(self.tmp, self.path)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, av.FFmpegError):
+                raise MediaIOError(f"cannot finish the output ({_first_line(exc)})", path=self.path) from None
+            raise
+
+    def abort(self) -> None:
+        audio = getattr(self, "_audio", None)
+        if audio is not None:
+            audio.close()
+            self._audio = None
+        if getattr(self, "_out", None) is not None:
+            try:
+                self._out.close()
+            except Exception:  # the file is being thrown away; a failing close changes nothing
+                pass
+            self._out = None
+        remove_quietly(self.tmp)

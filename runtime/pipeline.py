@@ -1,0 +1,351 @@
+"""The render pipeline: decode -> preprocess -> inference -> postprocess -> encode.
+
+Each stage runs on its own thread and hands batches to the next through a bounded
+queue, so decoding frame k+2, running the network on k+1 and encoding k overlap and the
+slowest stage sets the pace (PyAV, onnxruntime, OpenCV and OpenEXR release the GIL while
+they work). Memory stays bounded: at most `queue_size` batches wait between two stages.
+
+The pipeline knows nothing about models: it drives any *processor*, an object with
+
+    begin(frame_range: tuple[int, int]) -> None
+    process(frames: np.ndarray | None, frame_numbers: list[int]) -> np.ndarray   # [N,H,W,C] -> [N,H,W,C]
+    end() -> None
+
+(`frames` is None for generators), a source of `Frame`s, and a `Writer`:
+
+    with open_reader("plate.mov") as reader, open_writer("out.mp4", spec) as writer:
+        stats = render(reader.frames(), processor, writer, total=reader.properties.frame_count,
+                       batch=4, progress=Progress(reader.properties.frame_count, "bar"))
+    print(stats.fps)
+
+An error in any stage stops all of them and is raised here; so is Ctrl-C
+(KeyboardInterrupt), after the threads have stopped. The caller's writer then aborts
+(its `with` block), so nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GanfxError, UserInputError
+from .io.base import Frame
+
+STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
+_END = object()  # end-of-stream marker passed down the queues
+
+
+@dataclass
+class RenderStats:
+    frames: int  # frames written
+    seconds: float  # wall time of the whole render
+    busy: dict = field(default_factory=dict)  # stage -> seconds spent working (not waiting)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress:
+    """Frames done, frames/s and ETA: a tqdm bar on stderr, JSON lines on stdout, or nothing.
+
+    JSON lines (`--progress json`), one per frame, then one at the end:
+        {"event": "frame", "frame": 1004, "done": 4, "total": 100, "fps": 23.1, "eta_s": 4.2}
+        {"event": "done", "frames": 100, "seconds": 4.4, "fps": 22.8, "output": "out.mp4"}
+    """
+
+    def __init__(self, total: int, mode: str = "bar", label: str = "", stream=None):
+        if mode not in ("bar", "json", "quiet"):
+            raise ValueError(f"progress mode must be bar, json or quiet, got {mode!r}")
+        self.total, self.mode, self.done = int(total), mode, 0
+        self._start = time.perf_counter()
+        self._stream = stream or sys.stdout
+        self._bar = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, unit="frame", desc=label or None, dynamic_ncols=True, file=sys.stderr)
+
+    def update(self, number: int) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self.mode == "json":
+            elapsed = time.perf_counter() - self._start
+            fps = self.done / elapsed if elapsed > 0 else 0.0
+            eta = (self.total - self.done) / fps if fps > 0 else None
+            self._line({"event": "frame", "frame": number, "done": self.done, "total": self.total,
+                        "fps": round(fps, 3), "eta_s": None if eta is None else round(eta, 3)})
+
+    def close(self, **summary) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.mode == "json" and summary:
+            self._line({"event": "done", **summary})
+
+    def _line(self, obj: dict) -> None:
+        self._stream.write(json.dumps(obj) + "\n")
+        self._stream.flush()
+
+
+class _Stop(Exception):
+    """Raised inside a stage when another stage failed or the user interrupted."""
+
+
+class _Runner:
+    def __init__(self, queue_size: int):
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.queues = [queue.Queue(maxsize=max(1, queue_size)) for _ in range(len(STAGES) - 1)]
+        self.busy = {name: 0.0 for name in STAGES}
+        self._lock = threading.Lock()
+
+    def put(self, q: queue.Queue, item) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                q.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, q: queue.Queue):
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                return q.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+    def fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+    def thread(self, name: str, body) -> threading.Thread:
+        def run():
+            try:
+                body()
+            except _Stop:
+                pass
+            except BaseException as exc:  # handed to the main thread, which raises it
+                self.fail(exc)
+
+        return threading.Thread(target=run, name=f"ganfx-{name}", daemon=True)
+
+    def stage(self, index: int, fn):
+        """Body of a middle/last stage: take from queue index-1, apply fn, put to queue index."""
+        name = STAGES[index]
+        inq = self.queues[index - 1]
+        outq = self.queues[index] if index < len(self.queues) else None
+
+        def body():
+            while True:
+                item = self.get(inq)
+                if item is _END:
+                    if outq is not None:
+                        self.put(outq, _END)
+                    return
+                t0 = time.perf_counter()
+                result = fn(item)
+                self.busy[name] += time.perf_counter() - t0
+                if outq is not None:
+                    self.put(outq, result)
+
+        return body
+
+
+def render(source, processor, writer, *, total: int, batch: int = 1, frame_range: tuple | None = None,
+           progress: Progress | None = None, queue_size: int = 4) -> RenderStats:
+    """Run `source` frames through `processor` into `writer`; see the module docstring."""
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
+    progress = progress or Progress(total, "quiet")
+    run = _Runner(queue_size)
+    written = [0]
+
+    def decode():
+        pending = []
+        it = iter(source)
+        while True:
+            if run.stop.is_set():
+                raise _Stop
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            run.busy["decode"] += time.perf_counter() - t0
+            if frame is None:
+                break
+            pending.append(frame)
+            if len(pending) == batch:
+                run.put(run.queues[0], pending)
+                pending = []
+        if pending:
+            run.put(run.queues[0], pending)
+        run.put(run.queues[0], _END)
+
+    def preprocess(frames):
+        if frames[0].image is None:
+            return frames, None
+        return frames, np.stack([f.image for f in frames])  # [N,H,W,C]
+
+    def inference(item):
+        frames, batch_in = item
+        out = processor.process(batch_in, [f.number for f in frames])
+        if not isinstance(out, np.ndarray) or out.ndim != 4 or out.shape[0] != len(frames):
+            shape = getattr(out, "shape", type(out).__name__)
+            raise GanfxError(f"processor returned {shape} for {len(frames)} frames; expected [N,H,W,C]")
+        return frames, out
+
+    def postprocess(item):
+        frames, out = item
+        return [Frame(f.number, writer.convert(out[i]), f.pts, f.duration) for i, f in enumerate(frames)]
+
+    def encode(frames):
+        for f in frames:
+            writer.write(f)
+            written[0] += 1
+            progress.update(f.number)
+
+    bodies = [decode, run.stage(1, preprocess), run.stage(2, inference), run.stage(3, postprocess),
+              run.stage(4, encode)]
+    threads = [run.thread(name, body) for name, body in zip(STAGES, bodies)]
+    start = time.perf_counter()
+    processor.begin(frame_range)
+    try:
+        for t in threads:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                threads[-1].join(timeout=0.1)  # a timed join lets Ctrl-C reach this thread
+                if run.stop.is_set():
+                    break
+        except KeyboardInterrupt:
+            run.stop.set()
+            _join(threads)
+            raise
+        _join(threads)
+    finally:
+        processor.end()
+    if run.error is not None:
+        raise run.error
+    return RenderStats(written[0], time.perf_counter() - start, dict(run.busy))
+
+
+def _join(threads) -> None:
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=0.1)
+
+
+# -- whole renders: open the media, check the request, run the pipeline --------------------
+
+@dataclass(frozen=True)
+class RenderOptions:
+    batch: int = 1  # frames per network call
+    codec: str | None = None  # output codec (videos: h264|h265|prores|prores4444|ffv1|png; EXR: half|float)
+    writer: str | None = None  # "pyav" (default) | "opencv" for videos
+    overwrite: bool = False  # replace an existing output
+    resume: bool = False  # image sequences: skip frames already written
+    progress: str = "bar"  # "bar" | "json" | "quiet"
+    fps: Fraction | None = None  # rate of outputs whose source has none (sequences, generators)
+    quality: int | None = None  # CRF for h264/h265, quality for JPEG
+
+
+def parse_frame_range(text: str) -> tuple:
+    """"1001-1100" -> (1001, 1100); "12" -> (12, 12). UserInputError for anything else."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text or "")
+    if not m:
+        raise UserInputError(f"--frames takes FIRST-LAST (e.g. 1001-1100), got {text!r}")
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) is not None else first
+    if last < first:
+        raise UserInputError(f"--frames {text}: the last frame comes before the first")
+    return first, last
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _run(source, processor, writer, total, frame_range, options: RenderOptions, label: str) -> RenderStats:
+    progress = Progress(total, options.progress, label)
+    try:
+        stats = render(source, processor, writer, total=total, batch=options.batch, frame_range=frame_range,
+                       progress=progress)
+        writer.commit()
+    except BaseException:
+        progress.close()
+        writer.abort()
+        raise
+    progress.close(frames=stats.frames, seconds=round(stats.seconds, 3), fps=round(stats.fps, 3),
+                   output=str(writer.path))
+    return stats
+
+
+def render_file(input_path, output_path, processor, frames: tuple | None = None,
+                options: RenderOptions = RenderOptions()) -> RenderStats:
+    """Apply `processor` to the frames of a video, sequence or still and write `output_path`.
+
+        render_file("plate.mov", "out/shot.####.exr", processor, frames=(10, 20))
+    """
+    from .io import OutputSpec, is_sequence, open_reader, open_writer
+
+    if _same_file(input_path, output_path):
+        raise UserInputError("the output is the input; choose another output", path=output_path)
+    if options.resume and not is_sequence(output_path):
+        raise UserInputError("--resume works with image-sequence outputs (shot.####.exr)", path=output_path)
+    with open_reader(input_path) as reader:
+        p = reader.properties
+        first, last = frames or (p.first_frame, p.last_frame)
+        if first < p.first_frame or last > p.last_frame:
+            raise UserInputError(f"--frames {first}-{last} is outside the source's frames "
+                                 f"{p.first_frame}-{p.last_frame}", path=input_path)
+        trim = (first, last) != (p.first_frame, p.last_frame)
+        spec = OutputSpec(
+            p.width, p.height, frame_rate=p.frame_rate or options.fps or Fraction(24), time_base=p.time_base,
+            codec=options.codec, alpha=p.channels == 4, bit_depth=p.bit_depth,
+            audio_from=p.path if p.audio else None, trim=trim, overwrite=options.overwrite, resume=options.resume,
+            frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
+        )
+        writer = open_writer(output_path, spec, options.writer)
+        skip = writer.done_frames
+        total = last - first + 1 - len(skip)
+        source = reader.frames(first, last, skip=skip)
+        return _run(source, processor, writer, total, (first, last), options, Path(output_path).name)
+
+
+def generate_file(output_path, processor, count: int, size: tuple,
+                  options: RenderOptions = RenderOptions()) -> RenderStats:
+    """Render `count` generated frames (numbered from 0) to a still, a sequence or a video."""
+    from .io import OutputSpec, open_writer
+
+    if count < 1:
+        raise UserInputError(f"--frames must be at least 1, got {count}")
+    if options.resume:
+        from .io import is_sequence
+
+        if not is_sequence(output_path):
+            raise UserInputError("--resume works with image-sequence outputs (tex.####.exr)", path=output_path)
+    spec = OutputSpec(int(size[0]), int(size[1]), frame_rate=options.fps or Fraction(24), codec=options.codec,
+                      bit_depth=8, overwrite=options.overwrite, resume=options.resume,
+                      frame_numbers=tuple(range(count)), quality=options.quality)
+    writer = open_writer(output_path, spec, options.writer)
+    numbers = [n for n in range(count) if n not in writer.done_frames]
+    source = (Frame(n, None) for n in numbers)
+    return _run(source, processor, writer, len(numbers), (0, count - 1), options, Path(output_path).name)
