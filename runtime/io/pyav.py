@@ -57,23 +57,28 @@ class PyAVReader(Reader):
             self.close()
             raise MediaIOError("has no video stream", path=self.path)
         self._stream = video[0]
-        self.properties = self._read_properties()
+        self._read_any = False
+        try:
+            self.properties = self._read_properties()
+        except BaseException:
+            self.close()
+            raise
 
     def _read_properties(self) -> MediaProperties:
+        counted, head = self._scan_packets(whole=not self._stream.frames)  # reopens the container
         s, c = self._stream, self._container
         ctx = s.codec_context
-        if not ctx.width or not ctx.height or not ctx.pix_fmt:
-            raise MediaIOError("video stream has no size or pixel format (damaged file?)", path=self.path)
-        count = s.frames or self._count_packets()
+        count = s.frames or counted
         if count <= 0:
             raise MediaIOError("video stream has no frames", path=self.path)
+        if not ctx.width or not ctx.height or not ctx.pix_fmt:
+            raise MediaIOError("video stream has no size or pixel format (damaged file?)", path=self.path)
         fmt = ctx.format
         depth = max(comp.bits for comp in fmt.components)
         rate = s.average_rate or s.guessed_rate or s.base_rate
         if rate is None:
             raise MediaIOError("video stream has no frame rate", path=self.path)
-        base = s.base_rate
-        vfr = bool(base and s.average_rate and abs(float(base) - float(s.average_rate)) > 1e-3 * float(base))
+        vfr = _uneven(head)
         duration = float(s.duration * s.time_base) if s.duration else (c.duration / 1e6 if c.duration else None)
         audio = tuple(
             AudioStreamInfo(a.codec_context.name, a.codec_context.sample_rate or a.rate or 0, a.codec_context.channels,
@@ -87,17 +92,32 @@ class PyAVReader(Reader):
             codec=ctx.name, container=c.format.name, duration=duration, variable_frame_rate=vfr, audio=audio,
         )
 
-    def _count_packets(self) -> int:
-        """Containers like Matroska store no frame count: count the packets (no decoding)."""
-        n = 0
+    def _scan_packets(self, whole: bool, head: int = 240) -> tuple:
+        """(packet count, pts of the first `head` packets), demuxing only (no decoding).
+
+        Containers like Matroska store no frame count, so `whole` counts every packet;
+        otherwise only the head is read, to tell a variable frame rate from its timestamps.
+        """
+        n, pts = 0, []
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size:
                     n += 1
+                    if packet.pts is not None and len(pts) < head:
+                        pts.append(packet.pts)
+                    if not whole and n >= head:
+                        break
         except _av().FFmpegError as exc:
             raise MediaIOError(f"cannot read the video stream ({_first_line(exc)})", path=self.path) from None
-        self._container.seek(0)
-        return n
+        self._rewind()
+        return n, pts
+
+    def _rewind(self) -> None:
+        # Reopening is cheap and works where seeking does not (streams with no index, empty streams).
+        index = self._stream.index
+        self._container.close()
+        self._container = _av().open(str(self.path))
+        self._stream = self._container.streams[index]
 
     def frames(self, first: int | None = None, last: int | None = None, skip=frozenset()):
         """Frames `first`..`last` (inclusive, indices from 0), with their pts; `skip` is not converted."""
@@ -110,7 +130,9 @@ class PyAVReader(Reader):
         fmt = ("rgba" if want_alpha else "rgb24") if p.bit_depth <= 8 else ("rgba64le" if want_alpha else "rgb48le")
         index = 0
         try:
-            self._container.seek(0)
+            if self._read_any:
+                self._rewind()
+            self._read_any = True
             for frame in self._container.decode(self._stream):
                 if index > last:
                     break
@@ -132,6 +154,14 @@ class PyAVReader(Reader):
         if getattr(self, "_container", None) is not None:
             self._container.close()
             self._container = None
+
+
+def _uneven(pts: list) -> bool:
+    """True when frame intervals vary by more than timestamp rounding (a variable frame rate)."""
+    steps = np.diff(np.sort(np.asarray(pts, dtype=np.int64)))
+    if steps.size < 2:
+        return False
+    return int(steps.max() - steps.min()) > max(2, int(0.01 * float(np.median(steps))))
 
 
 def _is_cover_art(stream) -> bool:
@@ -287,9 +317,9 @@ class PyAVWriter(Writer):
         self._last_time = float(pts * self._tb)
         self._last_duration = float((frame.duration or 0) * self._tb) if self.spec.time_base else 0.0
         if self._audio is not None:
-            # Keep audio interleaved with the video written so far.
+            # Keep audio interleaved with the video written so far (no further: a range's end is not known yet).
             start = float(self._origin * self._tb) if self.spec.trim and self._origin is not None else 0.0
-            self._audio.copy_until(start, start + self._last_time + 0.5)
+            self._audio.copy_until(start, start + self._last_time)
 
     def _mux(self, packets) -> None:
         for packet in packets:

@@ -1,0 +1,225 @@
+"""PyAV reader/writer on real files: codecs, depth, alpha, timestamps, audio, refusals."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from ganfx.runtime.errors import MediaIOError, UserInputError
+from ganfx.runtime.io import Frame, OutputSpec, open_reader, open_writer
+from media import RATE, ffprobe, frame_image, index_of, make_clip, make_video_without_frames
+
+
+def copy_through(src, dst, **spec_kw):
+    """Read every frame of src and write it to dst unchanged (the writer converts depth/alpha)."""
+    with open_reader(src) as r:
+        p = r.properties
+        spec = OutputSpec(p.width, p.height, p.frame_rate, p.time_base, alpha=p.channels == 4, bit_depth=p.bit_depth,
+                          audio_from=p.path if p.audio else None, **spec_kw)
+        with open_writer(dst, spec) as w:
+            for f in r.frames():
+                w.write(Frame(f.number, w.convert(f.image), f.pts, f.duration))
+    return dst
+
+
+def audio_seconds(path):
+    import av
+
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        end = 0.0
+        for packet in c.demux(a):
+            if packet.pts is not None:
+                end = max(end, float((packet.pts + (packet.duration or 0)) * a.time_base))
+        return end, a.codec_context.name
+
+
+def test_reader_properties_exact(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=12)
+    with open_reader(clip) as r:
+        p = r.properties
+        assert (p.width, p.height, p.frame_count, p.first_frame) == (64, 48, 12, 0)
+        assert p.frame_rate == Fraction(24000, 1001) and isinstance(p.frame_rate, Fraction)
+        assert p.time_base is not None and p.pixel_format == "yuv420p" and p.bit_depth == 8
+        assert p.codec == "h264" and not p.variable_frame_rate
+        assert len(p.audio) == 1 and p.audio[0].codec == "aac" and p.audio[0].sample_rate == 48000
+        frames = list(r.frames())
+    assert [f.number for f in frames] == list(range(12))
+    assert [index_of(f.image) for f in frames] == list(range(12))
+    assert frames[0].image.dtype == np.uint8 and frames[0].image.shape == (48, 64, 3)
+
+
+def test_reader_frame_range_and_skip(tmp_path):
+    clip = make_clip(tmp_path / "clip.mkv", frames=10, codec="ffv1", pix_fmt="bgr0", audio=None)
+    with open_reader(clip) as r:
+        assert r.properties.frame_count == 10  # Matroska stores no count: counted from packets
+        got = list(r.frames(3, 7, skip={5}))
+    assert [f.number for f in got] == [3, 4, 6, 7]
+    assert [index_of(f.image) for f in got] == [3, 4, 6, 7]
+    assert np.array_equal(got[0].image, frame_image(3))  # ffv1 is lossless
+
+
+@pytest.mark.parametrize("ext,codec,pix,alpha,depth", [
+    (".mp4", "h264", "yuv420p", False, 8),
+    (".mp4", "h265", "yuv420p", False, 8),
+    (".mov", "prores", "yuv422p10le", False, 8),
+    (".mov", "prores4444", "yuva444p", True, 8),
+    (".mkv", "ffv1", "bgr0", False, 8),
+    (".mkv", "ffv1", "gbrp16le", False, 16),
+    (".mov", "png", "rgba", True, 8),
+])
+def test_writer_codecs_round_trip(tmp_path, ext, codec, pix, alpha, depth):
+    out = tmp_path / f"out{ext}"
+    n = 6
+    spec = OutputSpec(64, 48, RATE, codec=codec, alpha=alpha, bit_depth=depth)
+    with open_writer(out, spec) as w:
+        for i in range(n):
+            img = frame_image(i, alpha=alpha, dtype=np.uint16 if depth > 8 else np.uint8)
+            w.write(Frame(i, w.convert(img)))
+    assert not list(tmp_path.glob(".*partial*"))
+    with open_reader(out) as r:
+        p = r.properties
+        assert (p.width, p.height, p.frame_count, p.frame_rate) == (64, 48, n, RATE)
+        assert p.pixel_format.startswith(pix), p.pixel_format
+        assert p.channels == (4 if alpha else 3)
+        frames = list(r.frames())
+    assert [index_of(f.image) for f in frames] == list(range(n))
+    if codec in ("ffv1", "png"):  # lossless
+        ref = frame_image(3, alpha=alpha, dtype=np.uint16 if depth > 8 else np.uint8)
+        assert np.array_equal(frames[3].image, ref)
+    if alpha:
+        ref = frame_image(3, alpha=True).astype(np.float64)
+        got = frames[3].image[..., 3].astype(np.float64) / (257 if frames[3].image.dtype == np.uint16 else 1)
+        assert np.abs(got - ref[..., 3]).max() <= 2
+    probe = ffprobe(out)
+    if probe is not None:
+        v = [s for s in probe["streams"] if s["codec_type"] == "video"][0]
+        assert (v["width"], v["height"], int(v["nb_read_frames"])) == (64, 48, n)
+        assert Fraction(v["avg_frame_rate"]) == RATE
+        assert v["pix_fmt"].startswith(pix) or (codec == "prores4444" and v["pix_fmt"].startswith("yuva444p"))
+
+
+def test_ten_bit_source_decodes_to_uint16(tmp_path):
+    clip = make_clip(tmp_path / "deep.mov", frames=4, codec="prores_ks", pix_fmt="yuv422p10le", audio=None,
+                     options={"profile": "3"})
+    with open_reader(clip) as r:
+        assert r.properties.bit_depth == 10 and r.properties.dtype == "uint16"
+        f = next(iter(r.frames()))
+    assert f.image.dtype == np.uint16 and index_of(f.image) == 0
+    # 10-bit precision survives: values are not just 8-bit codes times 257
+    assert np.any(f.image % 257 != 0)
+
+
+def test_audio_copied_and_duration_matches(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=24)
+    out = copy_through(clip, tmp_path / "out.mov", codec="prores")
+    src_audio, _ = audio_seconds(clip)
+    dst_audio, codec = audio_seconds(out)
+    assert codec == "aac"  # copied, not re-encoded
+    assert abs(dst_audio - src_audio) < float(1 / RATE)
+    with open_reader(out) as r:
+        assert r.properties.duration == pytest.approx(24 / float(RATE), abs=float(1 / RATE))
+    probe = ffprobe(out)
+    if probe is not None:
+        kinds = sorted(s["codec_type"] for s in probe["streams"])
+        assert kinds == ["audio", "video"]
+        a = [s for s in probe["streams"] if s["codec_type"] == "audio"][0]
+        assert abs(float(a["duration"]) - 24 / float(RATE)) < float(1 / RATE)
+
+
+def test_audio_reencoded_where_container_needs_it(tmp_path):
+    clip = make_clip(tmp_path / "pcm.mov", frames=12, audio="pcm_s16le")
+    out = copy_through(clip, tmp_path / "out.mp4")  # mp4 cannot hold PCM
+    seconds, codec = audio_seconds(out)
+    assert codec == "aac"
+    assert abs(seconds - 12 / float(RATE)) < float(1 / RATE)
+
+
+def test_variable_frame_rate_keeps_timestamps(tmp_path):
+    clip = make_clip(tmp_path / "vfr.mp4", frames=10, vfr=True)
+    with open_reader(clip) as r:
+        assert r.properties.variable_frame_rate
+        src = [(f.pts, f.duration) for f in r.frames()]
+        tb = r.properties.time_base
+    out = copy_through(clip, tmp_path / "out.mkv")
+    with open_reader(out) as r:
+        got = [float(f.pts * r.properties.time_base) for f in r.frames()]
+        assert r.properties.variable_frame_rate
+    assert got == pytest.approx([float(p * tb) for p, _ in src], abs=1e-3)
+    assert np.diff(got).round(3).tolist() == [0.08, 0.04] * 4 + [0.08]
+
+
+def test_frame_range_trims_timestamps_and_audio(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=24)
+    with open_reader(clip) as r:
+        p = r.properties
+        spec = OutputSpec(p.width, p.height, p.frame_rate, p.time_base, audio_from=str(clip), trim=True)
+        with open_writer(tmp_path / "cut.mp4", spec) as w:
+            for f in r.frames(6, 17):
+                w.write(Frame(f.number, f.image, f.pts, f.duration))
+    with open_reader(tmp_path / "cut.mp4") as r:
+        frames = list(r.frames())
+        assert r.properties.frame_count == 12 and frames[0].pts == 0
+        assert [index_of(f.image) for f in frames] == list(range(6, 18))
+    seconds, _ = audio_seconds(tmp_path / "cut.mp4")
+    assert abs(seconds - 12 / float(RATE)) < float(1 / RATE)
+
+
+def test_writer_never_replaces_without_overwrite(tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    with pytest.raises(MediaIOError, match="overwrite"):
+        open_writer(out, OutputSpec(64, 48))
+    assert out.read_bytes() == b"precious"
+    w = open_writer(out, OutputSpec(64, 48, overwrite=True))
+    w.write(Frame(0, frame_image(0)))
+    w.abort()  # an aborted render leaves the old file alone and no temp file
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_writer_refuses_codec_container_mismatch(tmp_path):
+    with pytest.raises(UserInputError, match="cannot hold prores"):
+        open_writer(tmp_path / "x.mp4", OutputSpec(64, 48, codec="prores"))
+    with pytest.raises(UserInputError, match="unknown codec"):
+        open_writer(tmp_path / "x.mov", OutputSpec(64, 48, codec="divx"))
+    with pytest.raises(UserInputError, match="unknown video container"):
+        open_writer(tmp_path / "x.webm", OutputSpec(64, 48))
+    with pytest.raises(UserInputError, match="even width"):
+        open_writer(tmp_path / "x.mp4", OutputSpec(63, 48))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda d: d / "missing.mp4", "no such file"),
+    (lambda d: (d / "notes.mp4").write_text("not a video") and d / "notes.mp4", "not a readable video"),
+    (lambda d: _truncated(d), "not a readable video|truncated"),
+    (lambda d: _audio_only(d), "no video stream"),
+    (lambda d: make_video_without_frames(d / "empty.mkv"), "no frames"),
+])
+def test_reader_refusals(tmp_path, make, match):
+    path = make(tmp_path)
+    with pytest.raises(MediaIOError, match=match) as info:
+        with open_reader(path) as r:
+            list(r.frames())
+    assert path.name in str(info.value) and "\n" not in str(info.value)
+
+
+def _truncated(d):
+    clip = make_clip(d / "full.mp4", frames=12)
+    cut = d / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    return cut
+
+
+def _audio_only(d):
+    import av
+
+    path = d / "sound.m4a"
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        from media import _write_tone
+
+        _write_tone(c, a, "aac", 4800)
+    return path

@@ -1,0 +1,148 @@
+"""Image sequences and stills: patterns, numbering, formats and depths, refusals, overwrite/resume."""
+
+import numpy as np
+import pytest
+
+from ganfx.runtime.errors import MediaIOError, UserInputError
+from ganfx.runtime.io import Frame, OutputSpec, open_reader, open_writer
+from ganfx.runtime.io.images import image_size, read_image, write_image
+from ganfx.runtime.io.sequence import parse_pattern
+from media import frame_image, index_of, make_sequence
+
+
+@pytest.mark.parametrize("text,prefix,pad,suffix", [
+    ("shot.####.exr", "shot.", 4, ".exr"),
+    ("shot.%04d.exr", "shot.", 4, ".exr"),
+    ("plate_#.png", "plate_", 1, ".png"),
+    ("a%d.tif", "a", 1, ".tif"),
+])
+def test_parse_pattern(tmp_path, text, prefix, pad, suffix):
+    p = parse_pattern(tmp_path / text)
+    assert (p.prefix, p.padding, p.suffix) == (prefix, pad, suffix)
+    assert p.path(7).name == f"{prefix}{7:0{pad}d}{suffix}"
+    assert parse_pattern(tmp_path / "still.png") is None
+    with pytest.raises(UserInputError, match="exactly one"):
+        parse_pattern(tmp_path / "a.##.%04d.png")
+
+
+def test_numbers_preserved_both_pattern_styles(tmp_path):
+    make_sequence(tmp_path / "in" / "shot.####.png", range(1001, 1011))
+    for pattern in ("shot.####.png", "shot.%04d.png"):
+        with open_reader(tmp_path / "in" / pattern) as r:
+            p = r.properties
+            assert (p.kind, p.first_frame, p.last_frame, p.frame_count) == ("sequence", 1001, 1010, 10)
+            assert (p.width, p.height, p.frame_rate, p.dtype) == (64, 48, None, "uint8")
+            frames = list(r.frames(1003, 1005))
+        assert [f.number for f in frames] == [1003, 1004, 1005]
+        assert [index_of(f.image) for f in frames] == [2, 3, 4]
+
+
+@pytest.mark.parametrize("ext,dtype,exr_type", [
+    (".png", np.uint8, None), (".png", np.uint16, None), (".tif", np.uint16, None),
+    (".exr", np.float32, "half"), (".exr", np.float32, "float"),
+])
+def test_lossless_formats_round_trip(tmp_path, ext, dtype, exr_type):
+    rng = np.random.default_rng(0)
+    if dtype == np.float32:
+        img = rng.uniform(0, 4, (48, 64, 4)).astype(np.float32)  # HDR values above 1 survive
+    else:
+        img = rng.integers(0, np.iinfo(dtype).max, (48, 64, 3), endpoint=True).astype(dtype)
+    path = tmp_path / f"x{ext}"
+    write_image(path, img, exr_type=exr_type or "half")
+    got = read_image(path)
+    assert image_size(path) == (64, 48)
+    assert got.dtype == (np.float32 if ext == ".exr" else dtype) and got.shape == img.shape
+    if exr_type == "half":
+        assert np.array_equal(got, img.astype(np.float16).astype(np.float32))
+    else:
+        assert np.array_equal(got, img)
+
+
+def test_jpeg_is_close(tmp_path):
+    img = frame_image(5)
+    write_image(tmp_path / "x.jpg", img)
+    assert image_size(tmp_path / "x.jpg") == (64, 48)
+    assert np.abs(read_image(tmp_path / "x.jpg").astype(int) - img).mean() < 4
+
+
+def test_writer_depths_and_numbering(tmp_path):
+    numbers = tuple(range(1001, 1006))
+    with open_writer(tmp_path / "out" / "f.%04d.png", OutputSpec(64, 48, bit_depth=10,
+                                                                  frame_numbers=numbers)) as w:
+        assert w.dtype == np.uint16  # a 10-bit source keeps its precision in 16-bit PNG
+        for n in numbers:
+            w.write(Frame(n, w.convert(frame_image(n - 1001, dtype=np.uint16))))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f.{n}.png" for n in numbers]
+    with open_reader(tmp_path / "out" / "f.####.png") as r:
+        assert r.properties.dtype == "uint16" and r.properties.pixel_format == "rgb16"
+        assert np.array_equal(next(iter(r.frames())).image, frame_image(0, dtype=np.uint16))
+
+
+def test_exr_writer_float_from_integer_source_is_linear(tmp_path):
+    spec = OutputSpec(64, 48, codec="float", frame_numbers=(0,))
+    img = frame_image(3)
+    with open_writer(tmp_path / "still.exr", spec) as w:
+        w.write(Frame(0, w.convert(img)))
+    with open_reader(tmp_path / "still.exr") as r:
+        p = r.properties
+        assert (p.kind, p.pixel_format, p.bit_depth, p.colorspace) == ("image", "float RGB", 32, "linear")
+        got = next(iter(r.frames())).image
+    from ganfx.runtime.frames import srgb_to_linear
+
+    assert np.allclose(got, srgb_to_linear(img / 255.0), atol=1e-6)
+
+
+def test_gap_is_refused_with_the_missing_frame(tmp_path):
+    make_sequence(tmp_path / "s.####.png", [1, 2, 3, 5, 6])
+    with pytest.raises(MediaIOError, match=r"frame 4 is missing \(s\.0004\.png\)"):
+        open_reader(tmp_path / "s.####.png")
+
+
+def test_frame_of_another_size_is_refused(tmp_path):
+    make_sequence(tmp_path / "s.####.exr", [1, 2, 3], dtype=np.float32)
+    make_sequence(tmp_path / "odd.####.exr", [4], width=32, dtype=np.float32)
+    (tmp_path / "odd.0004.exr").rename(tmp_path / "s.0004.exr")
+    with pytest.raises(MediaIOError, match="frame 4 is 32x48 but frame 1 is 64x48") as info:
+        open_reader(tmp_path / "s.####.exr")
+    assert "s.0004.exr" in str(info.value)
+
+
+def test_no_match_and_damaged_frames(tmp_path):
+    with pytest.raises(MediaIOError, match="no such folder"):
+        open_reader(tmp_path / "nowhere" / "s.####.png")
+    with pytest.raises(MediaIOError, match="no files match"):
+        open_reader(tmp_path / "s.####.png")
+    (tmp_path / "bad.0001.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 4)
+    with pytest.raises(MediaIOError, match="not a readable PNG"):
+        open_reader(tmp_path / "bad.####.png")
+    (tmp_path / "bad.exr").write_text("hello")
+    with pytest.raises(MediaIOError, match="not a readable EXR"):
+        open_reader(tmp_path / "bad.exr")
+
+
+def test_overwrite_and_resume(tmp_path):
+    make_sequence(tmp_path / "o.####.png", [1, 2])
+    before = (tmp_path / "o.0001.png").read_bytes()
+    spec = OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4))
+    with pytest.raises(MediaIOError, match=r"output exists \(o\.0001\.png and 1 more\).*--overwrite.*--resume"):
+        open_writer(tmp_path / "o.####.png", spec)
+    w = open_writer(tmp_path / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4), resume=True))
+    assert w.done_frames == {1, 2}
+    w = open_writer(tmp_path / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4), overwrite=True))
+    assert w.done_frames == frozenset()
+    assert (tmp_path / "o.0001.png").read_bytes() == before  # nothing replaced until written
+
+
+def test_many_frames_into_one_image_is_refused(tmp_path):
+    with pytest.raises(UserInputError, match=r"use a pattern such as out\.####\.png"):
+        open_writer(tmp_path / "out.png", OutputSpec(64, 48, frame_numbers=(0, 1)))
+    with pytest.raises(UserInputError, match="half or float"):
+        open_writer(tmp_path / "out.exr", OutputSpec(64, 48, codec="h264", frame_numbers=(0,)))
+
+
+def test_aborted_frame_leaves_no_file(tmp_path):
+    w = open_writer(tmp_path / "a.####.png", OutputSpec(64, 48, frame_numbers=(1,)))
+    with pytest.raises(Exception):
+        w.write(Frame(1, np.zeros((48, 64, 7), np.uint8)))  # 7 channels: cannot be written
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
