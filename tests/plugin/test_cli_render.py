@@ -1,0 +1,278 @@
+"""`ganfx render`, `ganfx generate`, `ganfx probe` end to end on real files with the tiny ONNX models."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from ganfx.plugin.cli import main
+from ganfx.runtime.io import open_reader
+from media import RATE, ffprobe, make_clip, make_sequence, make_video_without_frames
+
+ONE_FRAME = float(1 / RATE)
+
+
+def cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def audio_seconds(path):
+    import av
+
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return max(float((p.pts + (p.duration or 0)) * a.time_base) for p in c.demux(a) if p.pts is not None)
+
+
+@pytest.fixture(autouse=True)
+def _models(user_models, monkeypatch):
+    monkeypatch.setenv("GANFX_THREADS", "1")
+
+
+def test_render_video_keeps_everything_a_td_checks(tmp_path, capsys):
+    clip = make_clip(tmp_path / "plate.mp4", frames=24)
+    rc, out, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "out.mp4", "--quiet")
+    assert rc == 0 and err == "" and out == ""
+    with open_reader(tmp_path / "out.mp4") as r:
+        p = r.properties
+        assert (p.width, p.height, p.frame_count, p.frame_rate) == (64, 48, 24, RATE)
+        assert (p.codec, p.pixel_format) == ("h264", "yuv420p")
+        assert len(p.audio) == 1
+    assert abs(audio_seconds(tmp_path / "out.mp4") - 24 * ONE_FRAME) < ONE_FRAME
+    probe = ffprobe(tmp_path / "out.mp4")
+    if probe is not None:
+        v, a = (next(s for s in probe["streams"] if s["codec_type"] == k) for k in ("video", "audio"))
+        assert (v["codec_name"], v["pix_fmt"], v["width"], v["height"]) == ("h264", "yuv420p", 64, 48)
+        assert int(v["nb_read_frames"]) == 24 and Fraction(v["avg_frame_rate"]) == RATE
+        assert abs(float(a["duration"]) - float(v["duration"])) < ONE_FRAME
+    assert listing(tmp_path) == ["out.mp4", "plate.mp4"]
+
+
+def test_render_prores_and_batch(tmp_path, capsys):
+    clip = make_clip(tmp_path / "plate.mov", frames=10, audio="pcm_s16le")
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "out.mov", "--codec", "prores",
+                     "--batch", "4", "--tile", "32", "--quiet")
+    assert rc == 0, err
+    with open_reader(tmp_path / "out.mov") as r:
+        p = r.properties
+        assert (p.codec, p.pixel_format, p.bit_depth, p.frame_count) == ("prores", "yuv422p10le", 10, 10)
+        assert p.audio[0].codec == "pcm_s16le"  # mov holds PCM: copied as is
+
+
+def test_render_frame_range_to_sequence_keeps_numbers(tmp_path, capsys):
+    clip = make_clip(tmp_path / "plate.mp4", frames=12)
+    rc, out, _ = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "seq" / "f.%04d.png", "--frames", "3-7",
+                     "--progress", "json")
+    assert rc == 0
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["frame"] for x in lines if x["event"] == "frame"] == [3, 4, 5, 6, 7]
+    assert lines[-1]["event"] == "done" and lines[-1]["frames"] == 5
+    assert listing(tmp_path / "seq") == [f"f.{n:04d}.png" for n in range(3, 8)]
+
+
+def test_render_exr_sequence_round_trips_linear_floats(tmp_path, capsys, effect_path):
+    from ganfx.runtime.model import load_model
+
+    make_sequence(tmp_path / "in" / "shot.####.exr", range(1001, 1006), dtype=np.float32)
+    rc, _, err = cli(capsys, "render", "testfx", tmp_path / "in" / "shot.####.exr",
+                     "-o", tmp_path / "out" / "shot.####.exr", "--codec", "float", "--quiet")
+    assert rc == 0, err
+    model = load_model(effect_path, threads=1)
+    with open_reader(tmp_path / "in" / "shot.####.exr") as src, open_reader(tmp_path / "out" / "shot.####.exr") as r:
+        assert (r.properties.first_frame, r.properties.last_frame, r.properties.pixel_format) == (1001, 1005,
+                                                                                                  "float RGB")
+        for a, b in zip(src.frames(), r.frames()):
+            assert a.number == b.number and b.image.dtype == np.float32
+            assert np.array_equal(b.image, model.apply(a.image, colorspace="linear"))
+
+
+def test_render_sequence_to_video_with_fps(tmp_path, capsys):
+    make_sequence(tmp_path / "s.####.png", range(1, 9))
+    rc, _, err = cli(capsys, "render", "testfx", tmp_path / "s.####.png", "-o", tmp_path / "o.mkv",
+                     "--fps", "23.976", "--quiet")
+    assert rc == 0, err
+    with open_reader(tmp_path / "o.mkv") as r:
+        assert (r.properties.frame_rate, r.properties.frame_count, r.properties.codec) == (RATE, 8, "ffv1")
+
+
+def test_render_strength_zero_and_opencv_writer(tmp_path, capsys):
+    clip = make_clip(tmp_path / "p.mkv", frames=6, codec="ffv1", pix_fmt="bgr0", audio=None)
+    rc, _, _ = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "same.mkv", "--param", "strength=0", "--quiet")
+    assert rc == 0
+    with open_reader(clip) as a, open_reader(tmp_path / "same.mkv") as b:
+        assert all(np.array_equal(x.image, y.image) for x, y in zip(a.frames(), b.frames()))
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "cv.avi", "--writer", "opencv", "--quiet")
+    assert rc == 0, err
+    with open_reader(tmp_path / "cv.avi") as r:
+        assert r.properties.frame_count == 6
+
+
+def test_overwrite_and_resume(tmp_path, capsys):
+    clip = make_clip(tmp_path / "p.mp4", frames=6)
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"earlier render")
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", out, "--quiet")
+    assert rc == 1 and "--overwrite" in err and out.read_bytes() == b"earlier render"
+    rc, _, _ = cli(capsys, "render", "testfx", clip, "-o", out, "--quiet", "--overwrite")
+    assert rc == 0 and out.read_bytes() != b"earlier render"
+    seq = tmp_path / "s" / "o.####.png"
+    assert cli(capsys, "render", "testfx", clip, "-o", seq, "--frames", "0-2", "--quiet")[0] == 0
+    rc, out_lines, _ = cli(capsys, "render", "testfx", clip, "-o", seq, "--resume", "--progress", "json")
+    assert rc == 0
+    assert [json.loads(x)["frame"] for x in out_lines.splitlines()[:-1]] == [3, 4, 5]
+
+
+def test_generate_still_sequence_and_video(tmp_path, capsys):
+    rc, _, err = cli(capsys, "generate", "testtex", "-o", tmp_path / "still.exr", "--size", "64x48", "--tileable",
+                     "--quiet")
+    assert rc == 0, err
+    with open_reader(tmp_path / "still.exr") as r:
+        assert (r.properties.kind, r.properties.width, r.properties.height) == ("image", 64, 48)
+    rc, _, _ = cli(capsys, "generate", "testtex", "-o", tmp_path / "g" / "t.####.png", "--size", "32x32",
+                   "--frames", "5", "--seed", "3", "--quiet")
+    assert rc == 0 and listing(tmp_path / "g") == [f"t.{n:04d}.png" for n in range(5)]
+    rc, _, _ = cli(capsys, "generate", "testtex", "-o", tmp_path / "t.mp4", "--size", "64x48", "--frames", "12",
+                   "--fps", "30000/1001", "--loop", "--quiet")
+    assert rc == 0
+    with open_reader(tmp_path / "t.mp4") as r:
+        assert (r.properties.frame_count, r.properties.frame_rate) == (12, Fraction(30000, 1001))
+
+
+def test_generate_loop_returns_to_frame_zero(texture_path):
+    from ganfx.plugin.cli.processing import ProcessorOptions, make_processor
+
+    options = ProcessorOptions(size=(32, 32), fps=Fraction(24), loop_frames=10, threads=1)
+    proc = make_processor(texture_path, {"speed": "0.7"}, options)
+    frames = proc.process(None, [0, 5, 10])
+    assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.float32
+    assert np.allclose(frames[0], frames[2], atol=1e-5) and not np.allclose(frames[0], frames[1], atol=1e-3)
+
+
+def test_probe(tmp_path, capsys):
+    clip = make_clip(tmp_path / "p.mp4", frames=6)
+    rc, out, _ = cli(capsys, "probe", clip)
+    assert rc == 0 and "frames: 6 (0-5)" in out and "24000/1001" in out and "audio 0: aac" in out
+    rc, out, _ = cli(capsys, "probe", clip, "--json")
+    d = json.loads(out)
+    assert (d["frame_count"], d["frame_rate"], d["pixel_format"]) == (6, "24000/1001", "yuv420p")
+
+
+def _truncated(d):
+    clip = make_clip(d / "full.mp4", frames=12)
+    cut = d / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    clip.unlink()
+    return [cut]
+
+
+def _audio_only(d):
+    import av
+
+    from media import _write_tone
+
+    with av.open(str(d / "sound.m4a"), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        _write_tone(c, a, "aac", 4800)
+    return [d / "sound.m4a"]
+
+
+def _gap(d):
+    make_sequence(d / "s.####.png", [1, 2, 4])
+    return [d / "s.####.png"]
+
+
+def _odd_size(d):
+    make_sequence(d / "s.####.png", [1, 2])
+    make_sequence(d / "t.####.png", [3], width=32)
+    (d / "t.0003.png").rename(d / "s.0003.png")
+    return [d / "s.####.png"]
+
+
+def _clip(d):
+    return [make_clip(d / "p.mp4", frames=6)]
+
+
+BAD = {
+    "missing file": (lambda d: [d / "nope.mp4"], [], "nope.mp4: no such file"),
+    "truncated file": (_truncated, [], "cut.mp4: not a readable video"),
+    "not media": (lambda d: [(d / "x.mov").write_text("hello") and d / "x.mov"], [], "x.mov: not a readable video"),
+    "no video stream": (_audio_only, [], "sound.m4a: has no video stream"),
+    "no frames": (lambda d: [make_video_without_frames(d / "e.mkv")], [], "e.mkv: video stream has no frames"),
+    "sequence gap": (_gap, [], "frame 3 is missing (s.0003.png)"),
+    "frame of another size": (_odd_size, [], "frame 3 is 32x48 but frame 1 is 64x48"),
+    "bad range": (_clip, ["--frames", "5-2"], "the last frame comes before the first"),
+    "range outside": (_clip, ["--frames", "4-9"], "outside the source's frames 0-5"),
+    "range not numbers": (_clip, ["--frames", "a-b"], "--frames takes FIRST-LAST"),
+    "unwritable folder": (_clip, ["-o", "{d}/p.mp4/out/o.mp4"], "is a file, so the output folder cannot be made"),
+    "codec container": (_clip, ["--codec", "prores"], "cannot hold prores"),
+    "unknown param": (_clip, ["--param", "zoom=2"], "has no parameter 'zoom'"),
+    "bad param": (_clip, ["--param", "strength=2"], "above the maximum"),
+    "texture model": (_clip, ["--model", "testtex"], "testtex is a texture model; use `ganfx generate`"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_one_line_nothing_written(tmp_path, capsys, case):
+    make, extra, message = BAD[case]
+    inputs = make(tmp_path)
+    before = listing(tmp_path)
+    model = "testfx"
+    if "--model" in extra:
+        model, extra = extra[1], []
+    extra = [e.format(d=tmp_path) for e in extra]
+    output = [] if "-o" in extra else ["-o", tmp_path / "out" / "o.mp4"]
+    rc, out, err = cli(capsys, "render", model, inputs[0], *output, *extra, "--quiet")
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ganfx render: error:"), err
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err and out == ""
+    assert listing(tmp_path) == before  # not even an empty output folder
+
+
+def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
+    env = {**os.environ, "GANFX_MODELS": os.environ["GANFX_MODELS"]}
+    (tmp_path / "x.mp4").write_text("not a video")
+    proc = subprocess.run([sys.executable, "-m", "ganfx.plugin.cli", "render", "testfx", str(tmp_path / "x.mp4"),
+                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().endswith("x.mp4: not a readable video (Invalid data found when processing input)")
+    assert listing(tmp_path) == ["x.mp4"]
+
+
+@pytest.mark.parametrize("output", ["o.mov", "seq/o.####.png"])
+def test_ctrl_c_stops_cleanly(tmp_path, output):
+    clip = make_clip(tmp_path / "p.mkv", frames=150, width=320, height=240, codec="ffv1", pix_fmt="bgr0",
+                     audio=None)
+    env = {**os.environ, "GANFX_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ganfx.plugin.cli", "render", "testfx", str(clip),
+                             "-o", str(tmp_path / output), "--progress", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = proc.stdout.readline()  # the first frame is written: the render is under way
+    assert json.loads(first)["event"] == "frame"
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert '"event": "done"' not in rest  # it really stopped before the end
+    names = listing(tmp_path)
+    assert not [n for n in names if "partial" in n]
+    if output.endswith(".mov"):
+        assert names == ["p.mkv"]
+    else:  # whole frames stay (for --resume); every one of them is readable
+        frames = [n for n in names if n.startswith("seq/o.")]
+        assert 1 <= len(frames) < 150
+        with open_reader(tmp_path / "seq" / "o.####.png") as r:
+            assert len(list(r.frames())) == len(frames)
