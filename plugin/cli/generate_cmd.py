@@ -55,5 +55,6 @@ def run(args) -> int:
         raise UserInputError(f"{processor.spec.name} is an {processor.kind} model; use `ganfx render`")
     stats = generate_file(args.output, processor, args.frames, size, options)
     if options.progress == "bar":
-        print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)")
+        print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
+              f"({stats.fps:.1f} fps)")
     return 0

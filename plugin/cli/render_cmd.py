@@ -91,5 +91,6 @@ def run(args) -> int:
         raise UserInputError(f"{processor.spec.name} is a {processor.kind} model; use `ganfx generate`")
     stats = render_file(args.input, args.output, processor, frames, options)
     if options.progress == "bar":
-        print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)")
+        print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
+              f"({stats.fps:.1f} fps)")
     return 0
