@@ -120,22 +120,24 @@ class PyAVReader(Reader):
         self._stream = self._container.streams[index]
 
     def frames(self, first: int | None = None, last: int | None = None, skip=frozenset()):
-        """Frames `first`..`last` (inclusive, indices from 0), with their pts; `skip` is not converted."""
+        """Frames `first`..`last` (inclusive, indices from 0), with their pts; `skip` is not converted.
+
+        A range that starts late in a constant-rate video seeks to the keyframe before it
+        (frame indices then come from the timestamps), so farm chunks do not decode the
+        whole shot; where that cannot be trusted it decodes from the start.
+        """
         av = _av()
         p = self.properties
         first = 0 if first is None else first
         last = p.last_frame if last is None else last
-        self._stream.thread_type = "AUTO"  # frame + slice threads in the decoder
         want_alpha = p.channels == 4
         fmt = ("rgba" if want_alpha else "rgb24") if p.bit_depth <= 8 else ("rgba64le" if want_alpha else "rgb48le")
-        index = 0
+        index, seen = 0, 0  # seen: frames decoded up to and including `index`
         try:
-            if self._read_any:
-                self._rewind()
-            self._read_any = True
-            for frame in self._container.decode(self._stream):
+            for index, frame in self._decoded(first):
                 if index > last:
                     break
+                seen = index + 1
                 if index >= first and index not in skip:
                     image = frame.to_ndarray(format=fmt)
                     if image.shape[:2] != (p.height, p.width):
@@ -143,12 +145,60 @@ class PyAVReader(Reader):
                             f"frame {index} is {image.shape[1]}x{image.shape[0]}, the stream is {p.width}x{p.height}",
                             path=self.path)
                     yield Frame(index, image, frame.pts, frame.duration or None)
-                index += 1
         except av.FFmpegError as exc:
-            raise MediaIOError(f"cannot decode frame {index} ({_first_line(exc)})", path=self.path) from None
-        if index <= min(last, p.last_frame):
-            raise MediaIOError(f"file ends after {index} of {p.frame_count} frames (truncated or damaged)",
+            raise MediaIOError(f"cannot decode frame {seen} ({_first_line(exc)})", path=self.path) from None
+        if seen <= min(last, p.last_frame):
+            raise MediaIOError(f"file ends after {seen} of {p.frame_count} frames (truncated or damaged)",
                                path=self.path)
+
+    def _decoded(self, first: int):
+        """(index, frame) from the start, or from a keyframe at or before `first` when seeking is safe."""
+        if self._read_any:
+            self._rewind()
+        self._read_any = True
+        self._stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+        index_of = self._seek(first) if first > 0 and not self.properties.variable_frame_rate else None
+        if index_of is not None:
+            seen = []
+            for frame in self._container.decode(self._stream):
+                index = index_of(frame.pts)
+                if index is None or (not seen and index > first) or (seen and index != seen[-1] + 1):
+                    break  # timestamps do not map to frame indices: decode from the start instead
+                seen.append(index)
+                yield index, frame
+            else:
+                return
+            if seen and seen[-1] >= first:
+                raise MediaIOError("frame timestamps are irregular after seeking; cannot continue", path=self.path)
+            self._rewind()
+            self._stream.thread_type = "AUTO"
+        for index, frame in enumerate(self._container.decode(self._stream)):
+            yield index, frame
+
+    def _seek(self, first: int):
+        """Seek before frame `first`; return pts -> frame index, or None where that is unsafe."""
+        p, s = self.properties, self._stream
+        try:
+            pts0 = next(iter(self._container.decode(s))).pts  # the first frame's timestamp
+        except (StopIteration, _av().FFmpegError):
+            pts0 = None
+        self._rewind()
+        if pts0 is None:
+            return None
+        step = 1 / (p.frame_rate * p.time_base)  # timestamp ticks per frame (exact)
+        try:
+            self._container.seek(int(pts0 + (first - 1) * step), stream=self._stream, backward=True)
+        except _av().FFmpegError:
+            self._rewind()
+            return None
+
+        def index_of(pts):
+            if pts is None:
+                return None
+            k = (pts - pts0) / step
+            return int(round(k)) if abs(k - round(k)) < 0.25 else None
+
+        return index_of
 
     def close(self) -> None:
         if getattr(self, "_container", None) is not None:

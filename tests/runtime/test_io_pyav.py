@@ -223,3 +223,31 @@ def _audio_only(d):
 
         _write_tone(c, a, "aac", 4800)
     return path
+
+
+@pytest.mark.parametrize("ext,codec,pix", [(".mp4", "libx264", "yuv420p"), (".mkv", "ffv1", "bgr0"),
+                                           (".mov", "prores_ks", "yuv422p10le")])
+def test_frame_range_seeks_to_the_same_frames(tmp_path, ext, codec, pix):
+    """A chunk late in a shot (farm rendering) gives exactly the frames a full decode gives."""
+    clip = make_clip(tmp_path / f"gop{ext}", frames=30, codec=codec, pix_fmt=pix, audio=None,
+                     options={"g": "6", "bf": "2"} if codec == "libx264" else {"g": "6"})
+    with open_reader(clip) as r:
+        full = {f.number: f for f in r.frames()}
+        for first, last in ((20, 25), (1, 3), (29, 29), (6, 6)):
+            chunk = list(r.frames(first, last))
+            assert [f.number for f in chunk] == list(range(first, last + 1))
+            for f in chunk:
+                assert f.pts == full[f.number].pts and np.array_equal(f.image, full[f.number].image)
+
+
+def test_truncated_matroska_is_reported_when_frames_run_out(tmp_path):
+    clip = make_clip(tmp_path / "full.mkv", frames=40, codec="ffv1", pix_fmt="bgr0", audio=None)
+    with open_reader(clip) as r:
+        count = r.properties.frame_count
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with open_reader(cut) as r:
+        assert r.properties.frame_count < count  # counted from the packets that are there
+        frames = list(r.frames())
+    assert len(frames) == r.properties.frame_count
