@@ -215,9 +215,13 @@ def partial_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
 
 
-def prepare_folder(path: Path) -> Path:
-    """Create the output's folder if needed and prove it is writable; MediaIOError otherwise."""
+def prepare_folder(path: Path) -> list:
+    """Create the output's folder if needed and prove it is writable; MediaIOError otherwise.
+
+    Returns the folders it created (deepest last), so an aborted render can remove them again.
+    """
     folder = Path(path).parent
+    made = [p for p in reversed([folder, *folder.parents]) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -232,8 +236,18 @@ def prepare_folder(path: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
+        remove_empty_folders(made)
         raise MediaIOError(f"output folder cannot be written ({exc.strerror})", path=folder) from None
-    return folder
+    return made
+
+
+def remove_empty_folders(folders: list) -> None:
+    """Remove folders a writer created, deepest first, where they are still empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (finished frames stay) or already gone
+            return
 
 
 def remove_quietly(path: Path) -> None:

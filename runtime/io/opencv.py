@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError, UserInputError, require
-from .base import Frame, OutputSpec, Writer, partial_path, prepare_folder, remove_quietly
+from .base import (
+    Frame, OutputSpec, Writer, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+)
 
 log = logging.getLogger("ganfx")
 
@@ -41,7 +43,7 @@ class OpenCVWriter(Writer):
                                  f"got {fourcc!r}", path=self.path)
         if self.path.exists() and not spec.overwrite:
             raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
-        prepare_folder(self.path)
+        self._made = prepare_folder(self.path)
         if spec.audio_from:
             log.warning("the opencv writer drops audio; use --writer pyav to keep it")
         self.tmp = partial_path(self.path)
@@ -79,3 +81,4 @@ class OpenCVWriter(Writer):
             self._vw.release()
             self._vw = None
         remove_quietly(self.tmp)
+        remove_empty_folders(getattr(self, "_made", []))

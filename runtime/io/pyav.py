@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError, UserInputError, require
-from .base import AudioStreamInfo, Frame, MediaProperties, OutputSpec, Reader, Writer, partial_path, prepare_folder, remove_quietly
+from .base import (
+    AudioStreamInfo, Frame, MediaProperties, OutputSpec, Reader,
+    Writer, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+)
 
 
 def _av():
@@ -289,7 +292,7 @@ class PyAVWriter(Writer):
         self.codec_name, self.codec = pick_codec(self.path, spec.codec, spec.alpha, spec.bit_depth)
         if self.path.exists() and not spec.overwrite:
             raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
-        prepare_folder(self.path)
+        self._made = prepare_folder(self.path)
         alpha = spec.alpha and self.codec.pix_fmt_alpha is not None
         self.channels = 4 if alpha else 3
         self.dtype = np.uint16 if self.codec.deep else np.uint8
@@ -300,6 +303,7 @@ class PyAVWriter(Writer):
         try:
             self._out = av.open(str(self.tmp), "w", format=fmt_name)
         except (av.FFmpegError, OSError) as exc:
+            remove_empty_folders(self._made)
             raise MediaIOError(f"cannot create the output ({_first_line(exc)})", path=self.path) from None
         try:
             self._setup_video(alpha)
@@ -418,3 +422,4 @@ class PyAVWriter(Writer):
                 pass
             self._out = None
         remove_quietly(self.tmp)
+        remove_empty_folders(getattr(self, "_made", []))

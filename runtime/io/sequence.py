@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError, UserInputError
-from .base import Frame, MediaProperties, OutputSpec, Reader, Writer, convert_image, partial_path, prepare_folder, remove_quietly
+from .base import (
+    Frame, MediaProperties, OutputSpec, Reader, Writer,
+    convert_image, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+)
 from .images import IMAGE_EXTENSIONS, exr_pixel_dtype, image_size, read_image, write_image
 
 _HASHES = re.compile(r"#+")
@@ -176,7 +179,7 @@ class SequenceWriter(Writer):
             hint = "--overwrite to replace" + (" or --resume to keep" if self.pattern else "")
             raise MediaIOError(f"output exists ({what}); pass {hint}", path=self.path)
         self.done_frames = frozenset(existing) if spec.resume and not spec.overwrite else frozenset()
-        prepare_folder(self._final(numbers[0] if numbers else 0))
+        self._made = prepare_folder(self._final(numbers[0] if numbers else 0))
         self._current = None  # temp file of the frame being written
         self.written = 0
 
@@ -206,3 +209,4 @@ class SequenceWriter(Writer):
         # Whole frames stay (they are valid, and --resume picks up after them).
         if self._current is not None:
             remove_quietly(self._current)
+        remove_empty_folders(self._made)

@@ -252,7 +252,7 @@ def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     assert listing(tmp_path) == ["x.mp4"]
 
 
-@pytest.mark.parametrize("output", ["o.mov", "seq/o.####.png"])
+@pytest.mark.parametrize("output", ["new/o.mov", "seq/o.####.png"])
 def test_ctrl_c_stops_cleanly(tmp_path, output):
     clip = make_clip(tmp_path / "p.mkv", frames=150, width=320, height=240, codec="ffv1", pix_fmt="bgr0",
                      audio=None)
@@ -270,7 +270,7 @@ def test_ctrl_c_stops_cleanly(tmp_path, output):
     names = listing(tmp_path)
     assert not [n for n in names if "partial" in n]
     if output.endswith(".mov"):
-        assert names == ["p.mkv"]
+        assert names == ["p.mkv"]  # no video, no temp file, not even the folder it made
     else:  # whole frames stay (for --resume); every one of them is readable
         frames = [n for n in names if n.startswith("seq/o.")]
         assert 1 <= len(frames) < 150

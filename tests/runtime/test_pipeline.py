@@ -149,8 +149,8 @@ def test_render_file_with_a_real_model_matches_apply(tmp_path, effect_path):
 def test_render_file_failure_leaves_nothing(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=12)
     with pytest.raises(MediaIOError):
-        render_file(clip, tmp_path / "out.mp4", Invert(fail_at=6), options=QUIET)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+        render_file(clip, tmp_path / "new" / "folder" / "out.mp4", Invert(fail_at=6), options=QUIET)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # folders it made are gone too
 
 
 def test_render_file_resume_skips_complete_frames(tmp_path):
