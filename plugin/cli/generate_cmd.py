@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from ganfx.plugin.cli.render_cmd import add_common_arguments, parse_fps, processor_options, render_options
+from ganfx.plugin.cli.render_cmd import (
+    add_common_arguments, parse_fps, processor_options, render_options, stop_on_sigterm,
+)
 
 
 def add_arguments(parser):
@@ -53,6 +55,7 @@ def run(args) -> int:
     processor = make_processor(args.model, params, proc_opts)
     if processor.kind != "texture":
         raise UserInputError(f"{processor.spec.name} is an {processor.kind} model; use `ganfx render`")
+    stop_on_sigterm()
     stats = generate_file(args.output, processor, args.frames, size, options)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "

@@ -79,6 +79,18 @@ def processor_options(args, **generator):
                             precision=args.precision, **generator)
 
 
+def stop_on_sigterm():
+    """Render farms stop jobs with SIGTERM: treat it like Ctrl-C, so unfinished output is removed."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(args) -> int:
     from ganfx.plugin.cli.processing import make_processor, parse_params
     from ganfx.runtime.errors import UserInputError
@@ -89,6 +101,7 @@ def run(args) -> int:
     processor = make_processor(args.model, parse_params(args.param), processor_options(args))
     if processor.kind != "effect":
         raise UserInputError(f"{processor.spec.name} is a {processor.kind} model; use `ganfx generate`")
+    stop_on_sigterm()
     stats = render_file(args.input, args.output, processor, frames, options)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "

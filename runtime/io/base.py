@@ -14,7 +14,7 @@ uint8 / uint16 frames are display-referred sRGB, float32 frames are scene-linear
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -116,7 +116,6 @@ class OutputSpec:
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
-    extra: dict = field(default_factory=dict)
 
 
 class Reader:
@@ -256,7 +255,3 @@ def remove_quietly(path: Path) -> None:
         Path(path).unlink()
     except FileNotFoundError:
         pass
-
-
-def bit_depth_dtype(bit_depth: int) -> str:
-    return "uint8" if bit_depth <= 8 else "uint16"

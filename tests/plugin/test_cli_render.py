@@ -252,8 +252,10 @@ def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     assert listing(tmp_path) == ["x.mp4"]
 
 
-@pytest.mark.parametrize("output", ["new/o.mov", "seq/o.####.png"])
-def test_ctrl_c_stops_cleanly(tmp_path, output):
+@pytest.mark.parametrize("output,sig", [("new/o.mov", signal.SIGINT), ("seq/o.####.png", signal.SIGINT),
+                                        ("new/o.mp4", signal.SIGTERM)])
+def test_ctrl_c_stops_cleanly(tmp_path, output, sig):
+    """Ctrl-C (and a farm's SIGTERM) stops every stage and leaves no unfinished file."""
     clip = make_clip(tmp_path / "p.mkv", frames=150, width=320, height=240, codec="ffv1", pix_fmt="bgr0",
                      audio=None)
     env = {**os.environ, "GANFX_THREADS": "1"}
@@ -262,14 +264,14 @@ def test_ctrl_c_stops_cleanly(tmp_path, output):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = proc.stdout.readline()  # the first frame is written: the render is under way
     assert json.loads(first)["event"] == "frame"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert '"event": "done"' not in rest  # it really stopped before the end
     names = listing(tmp_path)
     assert not [n for n in names if "partial" in n]
-    if output.endswith(".mov"):
+    if not output.endswith(".png"):
         assert names == ["p.mkv"]  # no video, no temp file, not even the folder it made
     else:  # whole frames stay (for --resume); every one of them is readable
         frames = [n for n in names if n.startswith("seq/o.")]
