@@ -25,6 +25,9 @@ COMMANDS = {
     "render": ("ganfx.plugin.cli.render_cmd", "apply an effect model to a video, an image sequence or an image"),
     "generate": ("ganfx.plugin.cli.generate_cmd", "render a texture model to an image, a sequence or a video"),
     "probe": ("ganfx.plugin.cli.probe_cmd", "print the media properties of a video, sequence or image"),
+    "train": ("ganfx.plugin.cli.train_cmd", "train a model (texture from an exemplar; needs ganfx[train])"),
+    "export": ("ganfx.plugin.cli.export_cmd", "export a training run to ONNX with the ganfx contract"),
+    "eval": ("ganfx.plugin.cli.eval_cmd", "measure a model against its exemplar and classical baselines"),
 }
 
 

@@ -1,0 +1,120 @@
+"""`ganfx train TASK ...`: train a model; one sub-command per training task.
+
+    ganfx train texture skimage:brick -o runs --iterations 4000 --threads 1
+    ganfx train texture brick.png -o runs --dry-run          # print the config, write nothing
+    ganfx train texture -o runs --resume runs/00003-brick --iterations 8000   # continue exactly
+
+Tasks are a table (name -> command module, help). Each task module has
+`add_arguments(parser)` (its own options; call `add_loop_arguments(parser)` for the shared
+ones) and `run(args) -> int`, which builds the task config and calls `run_training()`.
+Nothing here imports torch: task modules import it inside run().
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# task name -> (command module, one-line help); `ganfx train --help` lists them in this order.
+TRAIN_TASKS = {
+    "texture": ("ganfx.plugin.cli.train_texture_cmd", "learn a texture generator from one exemplar image (or a few)"),
+}
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="task", metavar="TASK")
+    sub.required = True
+    for name, (module, help_text) in TRAIN_TASKS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_train_module=module)
+        importlib.import_module(module).add_arguments(p)
+
+
+def run(args) -> int:
+    return int(importlib.import_module(args._train_module).run(args) or 0)
+
+
+# -- shared by every task ------------------------------------------------------------------
+_LOOP_OPTIONS = (  # (flag, LoopConfig field, type, help)
+    ("--iterations", "iterations", int, "optimisation steps in total"),
+    ("--seed", "seed", int, "random seed of the run"),
+    ("--ema-decay", "ema_decay", float, "EMA decay of the exported generator"),
+    ("--log-every", "log_every", int, "metrics JSON line every N steps"),
+    ("--sample-every", "sample_every", int, "sample grid PNG every N steps"),
+    ("--checkpoint-every", "checkpoint_every", int, "checkpoint every N steps"),
+    ("--keep-checkpoints", "keep_checkpoints", int, "how many checkpoints to keep"),
+    ("--threads", "threads", int, "torch CPU threads (0 = torch's default)"),
+    ("--max-minutes", "max_minutes", float, "stop with a checkpoint after this much training time"),
+)
+
+
+def add_loop_arguments(parser):
+    """Options every training task shares: output folder, resume, dry run, loop settings."""
+    parser.add_argument("-o", "--output", default="runs", metavar="RUNS_DIR",
+                        help="folder that receives the numbered run folder (default: runs)")
+    parser.add_argument("--resume", metavar="RUN", help="continue a run folder (or checkpoint) exactly where it stopped")
+    parser.add_argument("--dry-run", action="store_true", help="check the data, print the config, write nothing")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("training loop (defaults: ganfx.trainer.config.LoopConfig)")
+    for flag, _, typ, help_text in _LOOP_OPTIONS:
+        group.add_argument(flag, type=typ, default=None, help=help_text)
+
+
+def overrides(args, table) -> dict:
+    """Options the user gave (non-None), keyed by config field."""
+    return {field: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, field, *_ in table
+            if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None}
+
+
+def loop_config(args, base=None):
+    import dataclasses
+
+    from ganfx.trainer.config import LoopConfig
+
+    values = overrides(args, _LOOP_OPTIONS)
+    if args.no_progress:
+        values["progress"] = False
+    cfg = dataclasses.replace(base or LoopConfig(), **values)
+    return cfg.check()
+
+
+def resumed_configs(args):
+    """With --resume: (run folder, LoopConfig with command-line overrides, saved task config)."""
+    from pathlib import Path
+
+    from ganfx.trainer.checkpoint import read_checkpoint
+    from ganfx.trainer.config import parse_run_config
+
+    ckpt = read_checkpoint(args.resume)
+    name, loop, task_cfg = parse_run_config(ckpt.meta.get("config", {}), ckpt.path)
+    if name != args.task:
+        from ganfx.runtime.errors import UserInputError
+
+        raise UserInputError(f"this is a {name} run; resume it with `ganfx train {name} --resume`", path=args.resume)
+    return Path(ckpt.path).parent, loop_config(args, base=loop), task_cfg
+
+
+def run_training(args, task_name: str, loop, task_cfg, run_dir=None) -> int:
+    """Print the configs, build the task (checks the data), then train or stop for --dry-run."""
+    from ganfx.runtime.errors import require
+
+    require("torch", "torch", extra="train")
+    from ganfx.trainer.config import describe, new_run_dir
+    from ganfx.trainer.loop import train
+    from ganfx.trainer.tasks import task_entry
+
+    print(describe(loop))
+    print(describe(task_cfg))
+    task = task_entry(task_name).task_class()(task_cfg)
+    if args.dry_run:
+        nets = task.networks()
+        sizes = ", ".join(f"{k} {sum(p.numel() for p in v.parameters()) / 1e6:.2f}M params" for k, v in nets.items())
+        target = run_dir or new_run_dir(args.output, getattr(task_cfg, "model_name", task_name), create=False)
+        print(f"dry run: data and networks OK ({sizes}); would write {target}")
+        return 0
+    resume = run_dir
+    if run_dir is None:
+        run_dir = new_run_dir(args.output, getattr(task_cfg, "model_name", task_name))
+    print(f"run folder: {run_dir}")
+    result = train(task, loop, run_dir, resume=resume)
+    print(f"export it with: ganfx export {result.run_dir} -o {getattr(task_cfg, 'model_name', task_name)}.onnx")
+    return 0

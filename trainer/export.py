@@ -1,0 +1,162 @@
+"""Export a trained generator to ONNX with the ganfx contract, checked and measured.
+
+    from ganfx.trainer.export import export_run
+    path, parity = export_run("runs/00003-brick", "brick.onnx", fp16=True)   # also writes brick.fp16.onnx
+
+Generic over tasks: the run's task (from config.json) rebuilds its generator, loads the EMA
+weights of the latest checkpoint and gives an `ExportPlan` (module, ModelSpec, example
+input, parity inputs). This module then exports with dynamic N/H/W, writes the contract into
+metadata_props, runs `onnx.checker`, and compares onnxruntime with torch on inputs that were
+not used for tracing, sized unlike the example; the max abs difference is stored in
+`ganfx.parity` and the export fails above 1e-3 (fp32). The file appears only when complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganfx.runtime.contract import ModelSpec
+from ganfx.runtime.errors import ModelLoadError, UserInputError
+
+from .config import write_atomic
+
+PARITY_LIMIT = 1e-3
+OPSET = 17
+
+
+class ExportError(ModelLoadError):
+    """The exported graph is invalid or disagrees with torch."""
+
+
+@dataclass
+class ExportPlan:
+    module: torch.nn.Module  # in eval mode, weights loaded
+    spec: ModelSpec  # the contract without parity (filled in here)
+    example: torch.Tensor  # traced input # [N,C,h,w]
+    parity_inputs: list  # inputs compared torch vs onnxruntime, other sizes than `example`
+    input_name: str
+    output_name: str
+
+
+def _to_onnx_bytes(plan: ExportPlan) -> bytes:
+    buf = io.BytesIO()
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with torch.no_grad():
+        torch.onnx.export(
+            plan.module, (plan.example,), buf, input_names=[plan.input_name], output_names=[plan.output_name],
+            dynamic_axes={plan.input_name: axes, plan.output_name: {0: "batch", 2: "out_height", 3: "out_width"}},
+            opset_version=OPSET, do_constant_folding=True, dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def _session(model_bytes: bytes, threads: int = 1):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def measure_parity(module, model_bytes: bytes, inputs: list, input_name: str) -> float:
+    """Max abs difference of onnxruntime against torch over `inputs`."""
+    sess = _session(model_bytes)
+    worst = 0.0
+    with torch.no_grad():
+        for x in inputs:
+            want = module(x).numpy()
+            got = sess.run(None, {input_name: x.numpy().astype(np.float32)})[0]  # fp16 keeps fp32 io
+            if got.shape != want.shape:
+                raise ExportError(f"onnxruntime output {list(got.shape)} differs from torch {list(want.shape)}")
+            worst = max(worst, float(np.abs(got.astype(np.float32) - want).max()))
+    return worst
+
+
+def _with_metadata(model, spec: ModelSpec):
+    import onnx
+
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, spec.to_metadata())
+    model.doc_string = spec.description
+    model.producer_name = "ganfx"
+    return model
+
+
+def export_plan(plan: ExportPlan, out_path, fp16: bool = False, limit: float = PARITY_LIMIT) -> tuple:
+    """Export, check, measure parity, write. Returns (path, parity) (and writes <name>.fp16.onnx too)."""
+    import onnx
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".onnx":
+        raise UserInputError("the output must end in .onnx", path=out_path)
+    if not out_path.parent.is_dir():
+        raise UserInputError("output folder does not exist", path=out_path.parent)
+    plan.module.eval()
+    raw = _to_onnx_bytes(plan)
+    parity = measure_parity(plan.module, raw, plan.parity_inputs, plan.input_name)
+    if not parity <= limit:
+        raise ExportError(f"onnxruntime differs from torch by {parity:.3g} (limit {limit:g}); not written",
+                          path=out_path)
+    spec = dataclasses.replace(plan.spec, parity=float(parity))
+    model = _with_metadata(onnx.load_from_string(raw), spec)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"onnx.checker refused the graph ({str(exc).splitlines()[0]})", path=out_path) from None
+    write_atomic(out_path, model.SerializeToString())
+    if fp16:
+        export_fp16(model, plan, out_path)
+    return out_path, parity
+
+
+def export_fp16(model, plan: ExportPlan, out_path: Path) -> Path:
+    """<name>.fp16.onnx: fp16 weights and arithmetic, fp32 at the boundary (keep_io_types)."""
+    import onnx
+    from onnxconverter_common import float16
+
+    half = float16.convert_float_to_float16(model, keep_io_types=True)
+    raw = half.SerializeToString()
+    parity = measure_parity(plan.module, raw, plan.parity_inputs, plan.input_name)
+    spec = dataclasses.replace(plan.spec, parity=float(parity))
+    half = _with_metadata(half, spec)
+    onnx.checker.check_model(half)
+    path = out_path.with_name(out_path.name[: -len(".onnx")] + ".fp16.onnx")
+    write_atomic(path, half.SerializeToString())
+    return path
+
+
+def load_run_generator(run_or_checkpoint):
+    """Rebuild a run's task from its checkpoint's config and load the EMA generator. -> (task, G)"""
+    from .checkpoint import load_generator, read_checkpoint
+    from .config import parse_run_config
+    from .tasks import task_entry
+
+    ckpt = read_checkpoint(run_or_checkpoint)
+    name, _, task_cfg = parse_run_config(ckpt.meta.get("config", {}), ckpt.path)
+    task = task_entry(name).task_class()(task_cfg)
+    G = task.networks()["G"]
+    load_generator(ckpt, G, ema=True)
+    G.eval().requires_grad_(False)
+    return task, G, ckpt
+
+
+def export_run(run_or_checkpoint, out_path, fp16: bool = False, description: str = "", license: str = "",
+               version: str = "1.0", extra_training: dict | None = None) -> tuple:
+    """Export the EMA generator of a run folder or checkpoint. Returns (path, parity)."""
+    task, G, ckpt = load_run_generator(run_or_checkpoint)
+    if not hasattr(task, "export_plan"):
+        raise UserInputError(f"the {task.name} task cannot be exported (no export_plan hook)")
+    plan = task.export_plan(G, description=description, license=license, version=version)
+    training = {**task.training_summary(), "iterations": ckpt.iteration,
+                "training_seconds": ckpt.meta.get("seconds"), **(extra_training or {})}
+    plan.spec = dataclasses.replace(plan.spec, training=training)
+    os.makedirs(Path(out_path).parent or ".", exist_ok=True)
+    return export_plan(plan, out_path, fp16=fp16)

@@ -1,0 +1,178 @@
+"""The generic training loop: tasks supply data, networks and one step; the loop does the rest.
+
+    from ganfx.trainer.loop import train
+    from ganfx.trainer.config import LoopConfig, new_run_dir
+    from ganfx.trainer.texture_task import TextureConfig, TextureTask
+
+    task = TextureTask(TextureConfig(exemplars=("brick.png",)))
+    result = train(task, LoopConfig(iterations=4000), new_run_dir("runs", "brick"))
+    result.run_dir, result.iteration, result.seconds
+
+A task is any object with these hooks (see `TextureTask`, `EffectTask`):
+
+    name: str                      key in ganfx.trainer.tasks.TASKS ("texture", "effect")
+    cfg                            its frozen config dataclass (saved in config.json)
+    networks() -> {name: Module}   must contain "G" (the generator the loop averages and exports)
+    optimizers() -> {name: Optimizer}
+    step(iteration) -> {name: float}   one optimisation step, losses as plain floats
+    state() -> JSON-able / set_state(state)   the task's own RNG streams (exact resume)
+    sample_grid(G) -> [H,W,3] uint8     a deterministic preview made with the EMA generator
+    evaluate(G) -> {name: float}        optional numbers logged with each sample (may be {})
+    training_summary() -> dict          what ganfx.training records at export
+
+The loop owns: seeding, the EMA generator, checkpoints (safetensors + JSON, atomic,
+torch RNG included, so `resume=` continues exactly), metrics JSON lines, sample grids every
+`sample_every` steps, the loss plot at the end, and a progress bar with it/s and ETA.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganfx.runtime.errors import UserInputError
+
+from . import checkpoint as ckpt_io
+from .config import LoopConfig, run_config_dict, save_run_config
+from .plots import plot_metrics, write_png
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    iteration: int  # iterations done in total
+    seconds: float  # training time in total (resumed runs included)
+    G_ema: torch.nn.Module
+    last_checkpoint: Path
+
+
+def ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * net for parameters; buffers are copied."""
+    with torch.no_grad():
+        for pe, p in zip(ema.parameters(), net.parameters()):
+            pe.lerp_(p.detach(), 1.0 - decay)
+        for be, b in zip(ema.buffers(), net.buffers()):
+            be.copy_(b)
+
+
+def ema_decay_at(iteration: int, decay: float) -> float:
+    """Warm-up (as TF's ExponentialMovingAverage with num_updates): early weights are not frozen in."""
+    return min(decay, (1.0 + iteration) / (10.0 + iteration))
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="it", dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]{postfix}")
+
+
+def _trim_metrics(path: Path, iteration: int) -> None:
+    """Drop metric lines written after the checkpoint we resume from (that work is redone)."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("iteration", 0) <= iteration]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _check_task(task) -> None:
+    for hook in ("networks", "optimizers", "step", "state", "set_state", "sample_grid", "training_summary"):
+        if not callable(getattr(task, hook, None)):
+            raise TypeError(f"task {type(task).__name__} has no {hook}() hook")
+
+
+def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResult:
+    """Run (or continue) training; see the module docstring. `resume` is a run folder or checkpoint."""
+    _check_task(task)
+    loop = loop.check()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if loop.threads:
+        torch.set_num_threads(loop.threads)
+    torch.manual_seed(loop.seed)
+
+    nets, opts = task.networks(), task.optimizers()
+    if "G" not in nets:
+        raise TypeError(f"task {type(task).__name__}.networks() must contain 'G'")
+    G = nets["G"]
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+
+    start, seconds = 0, 0.0
+    if resume is not None:
+        ck = ckpt_io.read_checkpoint(resume)
+        saved = ck.meta.get("config", {})
+        now = run_config_dict(task.name, loop, task.cfg)
+        if saved.get(task.name) != now[task.name] or saved.get("task") != task.name:
+            raise UserInputError("the task config differs from the checkpoint's; resume with the saved config",
+                                 path=ck.path)
+        ckpt_io.restore(ck, nets, opts, G_ema)
+        task.set_state(ck.meta["task_state"])
+        start, seconds = ck.iteration, float(ck.meta.get("seconds", 0.0))
+        _trim_metrics(run_dir / "metrics.jsonl", start)
+        log(f"resuming {run_dir} at iteration {start}")
+    save_run_config(run_dir, task.name, loop, task.cfg)
+
+    def checkpoint(iteration: int) -> Path:
+        extra = {"config": run_config_dict(task.name, loop, task.cfg), "task_state": task.state(),
+                 "seconds": round(seconds, 3), "training": task.training_summary()}
+        path = ckpt_io.save_checkpoint(run_dir, iteration, nets, opts, G_ema, extra)
+        ckpt_io.prune_checkpoints(run_dir, loop.keep_checkpoints)
+        return path
+
+    def samples(iteration: int) -> dict:
+        write_png(run_dir / f"samples-{iteration:06d}.png", task.sample_grid(G_ema))
+        evaluate = getattr(task, "evaluate", None)
+        return evaluate(G_ema) if callable(evaluate) else {}
+
+    last = None
+    sums: dict = {}
+    count = 0
+    t_log = time.perf_counter()
+    bar = _progress(loop.iterations, start, loop.progress)
+    with open(run_dir / "metrics.jsonl", "a") as metrics, bar:
+        for it in range(start, loop.iterations):
+            t0 = time.perf_counter()
+            G.train()
+            losses = task.step(it)
+            ema_update(G_ema, G, ema_decay_at(it, loop.ema_decay))
+            seconds += time.perf_counter() - t0
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            count += 1
+            done = it + 1
+            bar.update(1)
+            row = None
+            if done % loop.log_every == 0 or done == loop.iterations:
+                now = time.perf_counter()
+                row = {"iteration": done, "seconds": round(seconds, 2), "it_per_s": round(count / max(now - t_log, 1e-9), 3)}
+                row.update({k: round(v / count, 6) for k, v in sums.items()})
+                bar.set_postfix({k: f"{v / count:.3g}" for k, v in list(sums.items())[:4]}, refresh=False)
+                sums, count, t_log = {}, 0, now
+            if done % loop.sample_every == 0 or done == loop.iterations:
+                extra = samples(done)
+                row = {**(row or {"iteration": done, "seconds": round(seconds, 2)}), **extra}
+            if row is not None:
+                if not all(np.isfinite(v) for v in row.values() if isinstance(v, float)):
+                    raise FloatingPointError(f"training diverged at iteration {done}: {row}")
+                metrics.write(json.dumps(row) + "\n")
+                metrics.flush()
+            out_of_time = loop.max_minutes and seconds >= loop.max_minutes * 60.0
+            if done % loop.checkpoint_every == 0 or done == loop.iterations or out_of_time:
+                if out_of_time and done % loop.sample_every and done != loop.iterations:
+                    samples(done)
+                last = checkpoint(done)
+            if out_of_time:
+                log(f"stopping at iteration {done}: max_minutes={loop.max_minutes} reached")
+                break
+    if last is None:  # nothing left to do (resumed a finished run)
+        last = ckpt_io.latest_checkpoint(run_dir)
+    plot_metrics(run_dir / "metrics.jsonl", run_dir / "losses.png")
+    done = int(last.stem.split("-")[1])
+    log(f"done: {done} iterations, {seconds / 60:.1f} min of training -> {last}")
+    return TrainResult(run_dir, done, seconds, G_ema, last)

@@ -1,0 +1,111 @@
+"""PNG outputs of a run: image grids and the loss plot (drawn with OpenCV, no matplotlib needed).
+
+    write_png("runs/00003-brick/samples-002000.png", grid)        # [H,W,3] uint8 RGB
+    plot_metrics("runs/00003-brick/metrics.jsonl", "runs/00003-brick/losses.png")
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ganfx.runtime.errors import MediaIOError
+
+from .config import write_atomic
+
+_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+            (227, 119, 194), (127, 127, 127)]  # RGB
+
+
+def write_png(path, image: np.ndarray) -> None:
+    """Write an RGB (or grey) uint8 image atomically. # [H,W,3] or [H,W] uint8"""
+    import cv2
+
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        img = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img[..., ::-1]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img))
+    if not ok:
+        raise MediaIOError("PNG encoding failed", path=path)
+    write_atomic(path, buf.tobytes())
+
+
+def image_row(images: list, gap: int = 4, height: int | None = None) -> np.ndarray:
+    """Images side by side on a white background, scaled to one height. # -> [H,W,3] uint8"""
+    import cv2
+
+    height = height or max(im.shape[0] for im in images)
+    tiles = []
+    for im in images:
+        im = np.asarray(im)
+        if im.dtype != np.uint8:
+            im = np.clip(np.rint(im * 255.0), 0, 255).astype(np.uint8)
+        if im.ndim == 2:
+            im = im[..., None]
+        if im.shape[2] == 1:
+            im = np.repeat(im, 3, axis=2)
+        if im.shape[0] != height:
+            w = max(1, round(im.shape[1] * height / im.shape[0]))
+            im = cv2.resize(im, (w, height), interpolation=cv2.INTER_AREA)
+        tiles.append(im)
+        tiles.append(np.full((height, gap, 3), 255, np.uint8))
+    return np.concatenate(tiles[:-1], axis=1)
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """A caption strip above an image. # [H,W,3] uint8 -> [H+28,W,3] uint8"""
+    import cv2
+
+    strip = np.full((28, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, image], axis=0)
+
+
+def read_metrics(path) -> list:
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            rows.append(json.loads(line))
+    return rows
+
+
+def plot_metrics(metrics_path, png_path, width: int = 900, height: int = 420) -> bool:
+    """One panel per loss (every numeric key except bookkeeping), x = iteration. False if no data."""
+    import cv2
+
+    rows = read_metrics(metrics_path) if Path(metrics_path).is_file() else []
+    skip = {"iteration", "seconds", "it_per_s"}
+    keys = sorted({k for r in rows for k, v in r.items() if k not in skip and isinstance(v, (int, float))})
+    if len(rows) < 2 or not keys:
+        return False
+    cols = 2
+    nrows = -(-len(keys) // cols)
+    canvas = np.full((nrows * height // 2, cols * width // 2, 3), 255, np.uint8)
+    pw, ph = width // 2, height // 2
+    for i, key in enumerate(keys):
+        pts = [(r["iteration"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if len(pts) < 2:
+            continue
+        x0, y0 = (i % cols) * pw, (i // cols) * ph
+        xs = np.array([p[0] for p in pts], np.float64)
+        ys = np.array([p[1] for p in pts], np.float64)
+        lo, hi = np.percentile(ys, 1), np.percentile(ys, 99)
+        hi = hi if hi > lo else lo + 1.0
+        left, right, top, bottom = x0 + 50, x0 + pw - 10, y0 + 25, y0 + ph - 25
+        cv2.rectangle(canvas, (left, top), (right, bottom), (200, 200, 200), 1)
+        px = left + (xs - xs.min()) / max(xs.max() - xs.min(), 1) * (right - left)
+        py = bottom - (np.clip(ys, lo, hi) - lo) / (hi - lo) * (bottom - top)
+        poly = np.stack([px, py], axis=1).round().astype(np.int32)
+        cv2.polylines(canvas, [poly], False, _COLOURS[i % len(_COLOURS)], 1, cv2.LINE_AA)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(canvas, key, (left, y0 + 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{hi:.3g}", (x0 + 2, top + 10), font, 0.35, (80, 80, 80), 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{lo:.3g}", (x0 + 2, bottom), font, 0.35, (80, 80, 80), 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{int(xs.max())}", (right - 40, bottom + 15), font, 0.35, (80, 80, 80), 1, cv2.LINE_AA)
+    write_png(png_path, canvas)
+    return True

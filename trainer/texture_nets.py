@@ -1,0 +1,126 @@
+"""Texture networks: a purely local generator from a noise-cell grid, and a patch discriminator.
+
+    G = TextureGenerator(noise_channels=16, stride=8, widths=(128, 96, 64, 32), cell_blocks=4)
+    img = G(noise)                       # [N,16,h,w] noise cells -> [N,3,8h,8w] in -1..1
+    halo = measure_halo_cells(G)         # noise cells of context each side (ganfx.noise halo)
+    D = PatchDiscriminator(width=64, downs=4)
+    logits = D(img)                      # [N,3,H,W] -> [N,1,H/16,W/16] real/fake per patch
+
+The generator follows the spatial GAN idea (Jetchev et al. 2016): noise is a grid, one
+vector per cell of `stride` pixels; 1x1 convolutions map each cell's noise, 3x3
+convolutions at cell resolution give long-range context cheaply, then nearest x2
+upsampling + convolutions reach pixels. No normalisation layer at all: every output pixel
+depends only on a fixed window of noise cells, so tiles rendered alone equal the whole.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def _act():
+    return nn.LeakyReLU(0.2)
+
+
+class TextureGenerator(nn.Module):
+    """Noise cells -> texture. # [N,noise_channels,h,w] -> [N,3,h*stride,w*stride] in -1..1"""
+
+    def __init__(self, noise_channels: int = 16, stride: int = 8, widths: tuple = (128, 96, 64, 32),
+                 cell_blocks: int = 4, out_channels: int = 3):
+        super().__init__()
+        levels = int(round(math.log2(stride)))
+        if 2**levels != stride or levels < 1:
+            raise ValueError(f"stride must be a power of two >= 2, got {stride}")
+        if len(widths) != levels + 1:
+            raise ValueError(f"widths needs {levels + 1} entries for stride {stride} (one per level), got {len(widths)}")
+        self.noise_channels, self.stride = int(noise_channels), int(stride)
+        w0 = widths[0]
+        self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act())
+        self.cells = nn.Sequential(*[m for _ in range(cell_blocks) for m in (nn.Conv2d(w0, w0, 3, padding=1), _act())])
+        ups = []
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            ups.append(nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(cin, cout, 3, padding=1), _act(),
+                nn.Conv2d(cout, cout, 3, padding=1), _act(),
+            ))
+        self.ups = nn.Sequential(*ups)
+        self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        x = self.cells(self.mapping(noise))
+        return torch.tanh(self.to_rgb(self.ups(x)))
+
+
+@torch.no_grad()
+def _influence(G: TextureGenerator, cells: int, seed: int = 0) -> tuple:
+    """Pixels of the output that change when the centre noise cell changes: (y0, y1, x0, x1)."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(1, G.noise_channels, cells, cells, generator=g)
+    bumped = noise.clone()
+    c = cells // 2
+    bumped[:, :, c, c] += 3.0 * torch.randn(G.noise_channels, generator=g)
+    diff = (G(noise) - G(bumped)).abs().amax(dim=(0, 1))  # [H,W]
+    ys, xs = torch.nonzero(diff > 0, as_tuple=True)
+    if ys.numel() == 0:
+        return None
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def measure_halo_cells(G: TextureGenerator, seed: int = 0) -> int:
+    """Noise cells of context an output cell needs on each side, measured by perturbing one cell.
+
+    The reach of one noise cell equals the reach of an output cell into the noise (convolutions
+    are symmetric in extent), so this is the halo Model.generate must add around every window.
+    """
+    was = G.training
+    G.eval()
+    try:
+        cells = 9
+        while True:
+            box = _influence(G, cells, seed)
+            c, s = cells // 2, G.stride
+            if box is None:
+                return 0
+            y0, y1, x0, x1 = box
+            reach = max(c - y0 // s, (y1 - 1) // s - c, c - x0 // s, (x1 - 1) // s - c)
+            if reach < c - 1:  # the influence fits with margin; zero padding did not clip it
+                return int(reach)
+            cells = 2 * cells + 1
+    finally:
+        G.train(was)
+
+
+class PatchDiscriminator(nn.Module):
+    """Spectral-norm PatchGAN: one real/fake logit per patch. # [N,3,H,W] -> [N,1,H/2^downs,W/2^downs]"""
+
+    def __init__(self, width: int = 64, downs: int = 4, in_channels: int = 3, max_width: int = 256):
+        super().__init__()
+        layers, cin = [], in_channels
+        for i in range(downs):
+            cout = min(width * 2**i, max_width)
+            layers += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), _act()]
+            cin = cout
+        layers += [spectral_norm(nn.Conv2d(cin, cin, 3, padding=1)), _act(), spectral_norm(nn.Conv2d(cin, 1, 3, padding=1))]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def receptive_field(D: PatchDiscriminator) -> int:
+    """Receptive field of one logit in input pixels (for the config printout)."""
+    rf, jump = 1, 1
+    for m in D.net:
+        if isinstance(m, nn.Conv2d):
+            rf += (m.kernel_size[0] - 1) * jump
+            jump *= m.stride[0]
+    return rf
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,248 @@
+"""The texture task: learn a texture from one exemplar (or a few) for the generic loop.
+
+    from ganfx.trainer.texture_task import TextureConfig, TextureTask
+    from ganfx.trainer.loop import train
+    from ganfx.trainer.config import LoopConfig, new_run_dir
+
+    cfg = TextureConfig(exemplars=("skimage:brick",), name="brick", stride=16)
+    result = train(TextureTask(cfg), LoopConfig(iterations=4000), new_run_dir("runs", "brick"))
+
+One step: random multi-scale crops of the exemplar (real) against generator output from a
+fresh noise grid (fake), both through the same DiffAugment; the patch discriminator learns
+with hinge (or non-saturating) loss and a lazy R1 penalty, then the generator learns to fool
+it. The generator sees `margin_cells` extra noise cells around each crop and the border
+is cut off, so the discriminator judges only pixels that look like tiled inference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_params
+from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.noise import NoiseField
+
+from .texture_data import CropSampler, check_policy, diff_augment, fingerprint, load_exemplar
+from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
+
+
+@dataclass(frozen=True)
+class TextureConfig:
+    exemplars: tuple = ()  # image paths or skimage:NAME[:x,y,w,h]; the texture to learn
+    name: str = ""  # model name (default: the first exemplar's name)
+    seed: int = 0  # seeds crops, noise and augmentation streams
+    crop: int = 128  # training crop size in pixels (a multiple of stride)
+    batch: int = 8  # crops per step
+    scale_jitter: float = 0.1  # crops are zoomed by a random factor in [1 - j, 1 + j]
+    flips: bool = False  # random horizontal flips of real crops (only for mirror-symmetric textures)
+    rot90: bool = False  # random 90-degree rotations of real crops (only for isotropic textures)
+    augment: str = "color,translation,cutout"  # DiffAugment policy applied to real and fake alike
+    noise_channels: int = 16  # noise values per cell (ganfx.noise channels)
+    stride: int = 8  # output pixels per noise cell (a power of two)
+    g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
+    cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds one cell of reach)
+    margin_cells: int = 1  # extra noise cells around a crop whose pixels are cut off
+    d_width: int = 64  # discriminator channels of its first layer (doubling, capped at 256)
+    d_downs: int = 4  # stride-2 layers of the discriminator (its patch size grows with it)
+    loss: str = "hinge"  # "hinge" or "nonsaturating"
+    r1_gamma: float = 1.0  # R1 penalty weight on real data (0 = off)
+    r1_every: int = 4  # lazy R1: apply every N steps, scaled by N
+    lr_g: float = 2e-4  # generator Adam learning rate
+    lr_d: float = 2e-4  # discriminator Adam learning rate
+    betas: tuple = (0.5, 0.99)  # Adam betas for both networks
+    sample_px: int = 256  # size of each image in the sample grid
+    eval_swd: bool = True  # log SWD against the exemplar with every sample grid
+
+    def check(self) -> "TextureConfig":
+        if not self.exemplars:
+            raise UserInputError("give at least one exemplar image")
+        if self.stride < 2 or self.stride & (self.stride - 1):
+            raise UserInputError(f"stride must be a power of two >= 2, got {self.stride}")
+        if len(self.g_widths) != int(round(math.log2(self.stride))) + 1:
+            raise UserInputError(f"g_widths needs log2(stride)+1 = {int(math.log2(self.stride)) + 1} entries, "
+                                 f"got {len(self.g_widths)}")
+        if self.crop < self.stride or self.crop % self.stride:
+            raise UserInputError(f"crop must be a multiple of the stride {self.stride}, got {self.crop}")
+        if self.crop < 2 ** (self.d_downs + 1):
+            raise UserInputError(f"crop {self.crop} is too small for a discriminator with {self.d_downs} downsamplings")
+        if self.loss not in ("hinge", "nonsaturating"):
+            raise UserInputError(f"loss must be hinge or nonsaturating, got {self.loss!r}")
+        if self.batch < 1 or self.r1_every < 1 or self.margin_cells < 0 or self.noise_channels < 1:
+            raise UserInputError("batch, r1_every, noise_channels must be >= 1 and margin_cells >= 0")
+        check_policy(self.augment)
+        return self
+
+    @property
+    def model_name(self) -> str:
+        if self.name:
+            return self.name
+        first = str(self.exemplars[0])
+        return first.split(":")[1] if first.startswith("skimage:") else Path(first).stem
+
+
+def noise_grid(G_or_channels, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
+    """Runtime noise (the same NoiseField hosts use) as a torch batch. # -> [1,C,h,w]"""
+    channels = G_or_channels if isinstance(G_or_channels, int) else G_or_channels.noise_channels
+    field = NoiseField(seed=seed, channels=channels)
+    return torch.from_numpy(field.window(y0, x0, cells_h, cells_w, t))[None]
+
+
+@torch.no_grad()
+def render(G: TextureGenerator, height: int, width: int, seed: int = 0, halo: int | None = None) -> np.ndarray:
+    """A texture from the torch generator, as the runtime would render it. # -> [H,W,3] float32 0..1"""
+    s = G.stride
+    halo = measure_halo_cells(G) if halo is None else halo
+    ch, cw = -(-height // s), -(-width // s)
+    was = G.training
+    G.eval()
+    y = G(noise_grid(G, ch + 2 * halo, cw + 2 * halo, seed, y0=-halo, x0=-halo))[0]
+    G.train(was)
+    y = y[:, halo * s: halo * s + height, halo * s: halo * s + width]
+    return ((y.permute(1, 2, 0).numpy() + 1.0) * 0.5).clip(0.0, 1.0)
+
+
+class TextureTask:
+    """Data, networks and one step of the texture task (hooks: see ganfx.trainer.loop)."""
+
+    name = "texture"
+
+    def __init__(self, cfg: TextureConfig):
+        self.cfg = cfg.check()
+        names = [str(e) for e in cfg.exemplars]
+        self.exemplars = [load_exemplar(e) for e in names]  # [H,W,3] float32 0..1 each
+        torch.manual_seed(cfg.seed)  # network initialisation
+        self.sampler = CropSampler(self.exemplars, cfg.crop, cfg.batch, cfg.seed, cfg.scale_jitter, cfg.flips,
+                                   cfg.rot90, names)
+        self.G = TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks)
+        self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
+        betas = tuple(cfg.betas)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.aug_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        self._halo = None
+
+    # -- what the loop saves and restores ----------------------------------------------
+    def networks(self) -> dict:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def state(self) -> dict:
+        return {"crops": self.sampler.state(), "noise": self.noise_gen.get_state().tolist(),
+                "augment": self.aug_gen.get_state().tolist()}
+
+    def set_state(self, state: dict) -> None:
+        self.sampler.set_state(state["crops"])
+        self.noise_gen.set_state(torch.tensor(state["noise"], dtype=torch.uint8))
+        self.aug_gen.set_state(torch.tensor(state["augment"], dtype=torch.uint8))
+
+    # -- one step ---------------------------------------------------------------------
+    def fake(self) -> torch.Tensor:
+        """Generator output for a batch of fresh noise, margin cut off. # -> [B,3,crop,crop]"""
+        cfg = self.cfg
+        cells = cfg.crop // cfg.stride + 2 * cfg.margin_cells
+        z = torch.randn(cfg.batch, cfg.noise_channels, cells, cells, generator=self.noise_gen)
+        m = cfg.margin_cells * cfg.stride
+        return self.G(z)[:, :, m:m + cfg.crop, m:m + cfg.crop]
+
+    def _aug(self, x):
+        return diff_augment(x, self.cfg.augment, self.aug_gen)
+
+    def _d_loss(self, real_logits, fake_logits):
+        if self.cfg.loss == "hinge":
+            return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def _g_loss(self, fake_logits):
+        return -fake_logits.mean() if self.cfg.loss == "hinge" else F.softplus(-fake_logits).mean()
+
+    def step(self, iteration: int) -> dict:
+        cfg = self.cfg
+        real = self.sampler.sample()  # [B,3,crop,crop] -1..1
+        fake = self.fake()
+
+        # Discriminator.
+        self.D.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d = self._d_loss(self.D(self._aug(real)), self.D(self._aug(fake.detach())))
+        r1 = torch.zeros(())
+        if cfg.r1_gamma > 0 and iteration % cfg.r1_every == 0:
+            real_r1 = real.detach().requires_grad_(True)
+            out = self.D(self._aug(real_r1))
+            (grad,) = torch.autograd.grad(out.sum(), real_r1, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            loss_d = loss_d + r1 * (cfg.r1_gamma * 0.5 * cfg.r1_every)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # Generator.
+        self.D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g = self._g_loss(self.D(self._aug(fake)))
+        loss_g.backward()
+        self.opt_g.step()
+        out = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        if iteration % cfg.r1_every == 0 and cfg.r1_gamma > 0:
+            out["r1"] = r1.item()
+        return out
+
+    # -- samples, evaluation, export ------------------------------------------------------
+    def halo_cells(self, G=None) -> int:
+        return measure_halo_cells(G if G is not None else self.G)
+
+    def sample_grid(self, G) -> np.ndarray:
+        """Exemplar crop | three samples (seeds 0, 1, 2) made as the runtime makes them. # -> [H,W,3] uint8"""
+        from .plots import image_row
+
+        px = self.cfg.sample_px
+        ex = self.exemplars[0]
+        h, w = ex.shape[:2]
+        side = min(px, h, w)
+        crop = ex[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        halo = self.halo_cells(G)
+        return image_row([crop] + [render(G, px, px, seed, halo) for seed in range(3)], height=px)
+
+    def evaluate(self, G) -> dict:
+        """SWD (x1e3, DESIGN.md) of a render the size of the exemplar against it."""
+        if not self.cfg.eval_swd:
+            return {}
+        from .swd import swd
+
+        ex = self.exemplars[0]
+        img = render(G, ex.shape[0], ex.shape[1], seed=0, halo=self.halo_cells(G))
+        return {"swd": round(swd(img, ex), 3)}
+
+    def training_summary(self) -> dict:
+        cfg = self.cfg
+        return {"task": "texture", "exemplars": [str(e) for e in cfg.exemplars],
+                "data_fingerprint": fingerprint(self.exemplars), "crop": cfg.crop, "stride": cfg.stride}
+
+    def export_plan(self, G, description: str = "", license: str = "", version: str = "1.0"):
+        """What `ganfx export` needs: the module, its contract, and example inputs."""
+        from .export import ExportPlan
+
+        cfg = self.cfg
+        G = G.eval()
+        halo = measure_halo_cells(G)
+        spec = ModelSpec(
+            kind="texture", name=cfg.model_name, version=version,
+            description=description or f"{cfg.model_name} texture learned from {', '.join(map(str, cfg.exemplars))}",
+            license=license or "see the model card",
+            inputs=(TensorSpec("noise", cfg.noise_channels, (-4.0, 4.0), "none"),),
+            outputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),),
+            halo=halo * cfg.stride, multiple=1, params=texture_params(),
+            noise=NoiseSpec(cfg.noise_channels, cfg.stride, halo),
+        )
+        side = 2 * halo + 3
+        example = torch.randn(1, cfg.noise_channels, side, side, generator=torch.Generator().manual_seed(0))
+        parity = [noise_grid(G, side + 5, side + 2, seed) for seed in (11, 12)]
+        return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="noise",
+                          output_name="image")
