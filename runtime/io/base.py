@@ -112,6 +112,7 @@ class OutputSpec:
     bit_depth: int = 8  # source bits per sample; picks 8/16-bit PNG, FFV1 depth
     audio_from: str | None = None  # copy this file's audio streams through
     trim: bool = False  # a frame range of the source: start timestamps and audio at the first frame
+    constant_rate: bool = False  # the source's frames are evenly spaced (timestamps may go on an exact grid)
     overwrite: bool = False  # replace an existing output
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)

@@ -316,6 +316,8 @@ class PyAVWriter(Writer):
             self.abort()
             raise
         self._durations = {}  # output pts -> source frame duration
+        self._start = 0.0  # source time (s) of the output's time 0: the first frame's, for a range
+        self._last_pts = -1
         self._origin = None  # pts of the first frame written (ranges start at 0)
         self._count = 0
         self._last_time = 0.0
@@ -325,8 +327,13 @@ class PyAVWriter(Writer):
         stream = self._out.add_stream(codec.encoder, rate=spec.frame_rate)
         stream.width, stream.height = spec.width, spec.height
         stream.pix_fmt = codec.pix_fmt_alpha if alpha else codec.pix_fmt
-        # Encode in the source's time base so its pts (VFR included) go through unchanged.
-        self._tb = spec.time_base or Fraction(1, 1) / spec.frame_rate
+        # Encode in the source's time base so its pts (VFR included) go through unchanged. A
+        # constant-rate source whose time base cannot hold its rate exactly (Matroska's 1 ms
+        # for 24000/1001) is put on the exact 1/rate grid instead, or players see jitter.
+        self._src_tb = spec.time_base
+        ticks = 1 / (spec.frame_rate * spec.time_base) if spec.time_base else None
+        self._retime = bool(ticks is not None and spec.constant_rate and ticks.denominator != 1)
+        self._tb = spec.time_base if spec.time_base and not self._retime else 1 / Fraction(spec.frame_rate)
         stream.codec_context.time_base = self._tb
         stream.time_base = self._tb
         options = dict(codec.options)
@@ -351,29 +358,32 @@ class PyAVWriter(Writer):
                                f"{(self.spec.height, self.spec.width, self.channels)} {np.dtype(self.dtype)}",
                                path=self.path)
         vf = av.VideoFrame.from_ndarray(image, format=self._in_fmt)
-        if frame.pts is None or self.spec.time_base is None:
+        if frame.pts is None or self._src_tb is None:
             pts = self._count
         else:
             if self._origin is None:
                 self._origin = frame.pts if self.spec.trim else 0
+                self._start = float(self._origin * self._src_tb)  # source time the output starts at
             pts = frame.pts - self._origin
+            if self._retime:
+                pts = max(round(pts * self._src_tb / self._tb), self._last_pts + 1)
         vf.pts, vf.time_base = pts, self._tb
-        if frame.duration and self.spec.time_base is not None:
+        if frame.duration and self._src_tb is not None and not self._retime:
             # Encoders do not all carry a frame's duration to its packet; the muxer needs it
             # for the last frame of a variable-rate clip, so packets get it back in _mux.
             vf.duration = frame.duration
             self._durations[pts] = frame.duration
         self._count += 1
+        self._last_pts = pts
         try:
             self._mux(self._stream.encode(vf))
         except av.FFmpegError as exc:
             raise MediaIOError(f"cannot encode frame {frame.number} ({_first_line(exc)})", path=self.path) from None
         self._last_time = float(pts * self._tb)
-        self._last_duration = float((frame.duration or 0) * self._tb) if self.spec.time_base else 0.0
+        self._last_duration = float(frame.duration * self._src_tb) if frame.duration and self._src_tb else 0.0
         if self._audio is not None:
             # Keep audio interleaved with the video written so far (no further: a range's end is not known yet).
-            start = float(self._origin * self._tb) if self.spec.trim and self._origin is not None else 0.0
-            self._audio.copy_until(start, start + self._last_time)
+            self._audio.copy_until(self._start, self._start + self._last_time)
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -393,9 +403,8 @@ class PyAVWriter(Writer):
             self._mux(self._stream.encode())
             if self._audio is not None:
                 if self.spec.trim:
-                    start = float(self._origin * self._tb) if self._origin is not None else 0.0
-                    end = start + self._last_time + (self._last_duration or float(1 / self.spec.frame_rate))
-                    self._audio.copy_until(start, end, final=True)
+                    end = self._start + self._last_time + (self._last_duration or float(1 / self.spec.frame_rate))
+                    self._audio.copy_until(self._start, end, final=True)
                 else:
                     self._audio.copy_until(0.0, None, final=True)
                 self._audio.close()

@@ -251,3 +251,16 @@ def test_truncated_matroska_is_reported_when_frames_run_out(tmp_path):
         assert r.properties.frame_count < count  # counted from the packets that are there
         frames = list(r.frames())
     assert len(frames) == r.properties.frame_count
+
+
+def test_millisecond_time_base_goes_onto_the_exact_rate_grid(tmp_path):
+    """Matroska stores 24000/1001 fps in 1 ms ticks (41/42 ms steps); an mp4 made from it keeps the exact rate."""
+    clip = make_clip(tmp_path / "ms.mkv", frames=24, codec="ffv1", pix_fmt="bgr0")
+    with open_reader(clip) as r:
+        assert r.properties.time_base == Fraction(1, 1000) and not r.properties.variable_frame_rate
+    out = copy_through(clip, tmp_path / "out.mp4", constant_rate=True)
+    with open_reader(out) as r:
+        p = r.properties
+        assert p.frame_rate == RATE and not p.variable_frame_rate
+        assert [index_of(f.image) for f in r.frames()] == list(range(24))
+    assert abs(audio_seconds(out)[0] - 24 / float(RATE)) < float(1 / RATE)
