@@ -283,11 +283,24 @@ def _same_file(a, b) -> bool:
         return False
 
 
+QUEUED_BYTES = 2 << 30  # frames waiting between stages, at most (about)
+
+
+def queue_size_for(width: int, height: int, batch: int, max_size: int = 4) -> int:
+    """Batches per queue so that all frames in flight fit QUEUED_BYTES (8K float frames: 1).
+
+    In flight: one batch in each of the 5 stages plus `size` in each of the 4 queues.
+    """
+    batch_bytes = width * height * 4 * 4 * batch  # RGBA float32 bounds every frame type
+    return int(max(1, min(max_size, (QUEUED_BYTES // batch_bytes - len(STAGES)) // (len(STAGES) - 1))))
+
+
 def _run(source, processor, writer, total, frame_range, options: RenderOptions, label: str) -> RenderStats:
     progress = Progress(total, options.progress, label)
     try:
         stats = render(source, processor, writer, total=total, batch=options.batch, frame_range=frame_range,
-                       progress=progress)
+                       progress=progress,
+                       queue_size=queue_size_for(writer.spec.width, writer.spec.height, options.batch))
         writer.commit()
     except BaseException:
         progress.close()

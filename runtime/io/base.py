@@ -142,6 +142,7 @@ class Writer:
     """Base of writers. `dtype`/`channels` say which frames `write` takes; `convert` makes them."""
 
     path: Path
+    spec: OutputSpec
     dtype = np.uint8
     channels = 3
     done_frames: frozenset = frozenset()  # frame numbers already complete (sequences with resume)

@@ -9,7 +9,7 @@ import pytest
 
 from ganfx.runtime.errors import GanfxError, MediaIOError, UserInputError
 from ganfx.runtime.io import Frame, Writer, open_reader
-from ganfx.runtime.pipeline import Progress, RenderOptions, parse_frame_range, render, render_file
+from ganfx.runtime.pipeline import Progress, RenderOptions, parse_frame_range, queue_size_for, render, render_file
 from media import frame_image, index_of, make_clip, make_sequence
 
 QUIET = RenderOptions(progress="quiet")
@@ -174,3 +174,11 @@ def test_render_file_refusals(tmp_path):
     with pytest.raises(UserInputError, match="--resume works with image-sequence outputs"):
         render_file(clip, tmp_path / "o.mp4", Invert(), options=RenderOptions(resume=True, progress="quiet"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_queue_size_bounds_frames_in_flight():
+    assert queue_size_for(1920, 1080, batch=1) == 4
+    assert queue_size_for(7680, 4320, batch=1) == 1  # 8K float frames: one batch per queue
+    for w, h, b in ((1920, 1080, 1), (3840, 2160, 2), (7680, 4320, 1)):
+        q = queue_size_for(w, h, b)
+        assert q == 1 or (5 + 4 * q) * w * h * 16 * b <= 2 << 30
