@@ -146,3 +146,17 @@ def test_aborted_frame_leaves_no_file(tmp_path):
         w.write(Frame(1, np.zeros((48, 64, 7), np.uint8)))  # 7 channels: cannot be written
     w.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_channel_order_matches_other_tools(tmp_path):
+    """Red stays red: checked against OpenCV's and OpenEXR's own readers, not our reader."""
+    import cv2
+    import OpenEXR
+
+    red = np.zeros((4, 6, 3), np.uint8)
+    red[..., 0] = 255
+    write_image(tmp_path / "r.png", red)
+    assert cv2.imread(str(tmp_path / "r.png"))[0, 0].tolist() == [0, 0, 255]  # BGR on disk
+    write_image(tmp_path / "r.exr", red.astype(np.float32) / 255)
+    channels = OpenEXR.File(str(tmp_path / "r.exr"), separate_channels=True).channels()
+    assert channels["R"].pixels.max() == 1 and channels["G"].pixels.max() == 0 and channels["B"].pixels.max() == 0
