@@ -115,7 +115,6 @@ class AudioCopier:
             self._encode(track, None)
             for p in track.out.encode(None):
                 self._out.mux(p)
-        self._tracks_flushed = True
 
     def close(self) -> None:
         if self._src is not None:

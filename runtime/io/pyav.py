@@ -5,6 +5,7 @@
                       codec="prores", audio_from="plate.mov")
     with PyAVWriter("out.mov", spec) as writer:          # written as .out.partial-PID.mov, renamed at the end
         for frame in reader.frames():
+            frame.image = writer.convert(frame.image)     # 8-bit RGB -> the 16-bit frames ProRes takes
             writer.write(frame)
 
 Timestamps are kept: the writer encodes in the source's time base with the source's pts,
