@@ -277,9 +277,16 @@ def parse_frame_range(text: str) -> tuple:
 
 
 def _same_file(a, b) -> bool:
+    """True when two paths (or sequence patterns, #### or %04d) name the same files."""
+    from .io.sequence import parse_pattern
+
+    def key(path):
+        pattern = parse_pattern(path)
+        return Path(pattern.text if pattern else path).resolve()
+
     try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
+        return key(a) == key(b)
+    except (OSError, GanfxError):
         return False
 
 

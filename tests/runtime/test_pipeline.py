@@ -174,6 +174,10 @@ def test_render_file_refusals(tmp_path):
     with pytest.raises(UserInputError, match="--resume works with image-sequence outputs"):
         render_file(clip, tmp_path / "o.mp4", Invert(), options=RenderOptions(resume=True, progress="quiet"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    make_sequence(tmp_path / "s.####.png", [1, 2])
+    with pytest.raises(UserInputError, match="the output is the input"):
+        render_file(tmp_path / "s.####.png", tmp_path / "s.%04d.png", Invert(),
+                    options=RenderOptions(overwrite=True, progress="quiet"))
 
 
 def test_queue_size_bounds_frames_in_flight():
