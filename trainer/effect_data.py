@@ -79,12 +79,14 @@ def read_clip_frames(clip, numbers) -> dict:
     return decode_clip(clip, numbers)[0]
 
 
-def decode_clip(clip, numbers) -> tuple:
-    """({n: [H,W,3] uint8}, frames decoded); decodes to the end when a number is past it."""
+def decode_clip(clip, numbers=None) -> tuple:
+    """({n: [H,W,3] uint8}, frames decoded); decodes to the end when a number is past it.
+    numbers=None decodes every frame."""
     import av
 
     clip = Path(clip)
-    wanted = sorted(set(int(n) for n in numbers))
+    wanted = None if numbers is None else set(int(n) for n in numbers)
+    last = max(wanted, default=-1) if wanted is not None else None
     if not clip.is_file():
         raise MediaIOError("video not found", path=clip)
     out, count = {}, 0
@@ -95,10 +97,10 @@ def decode_clip(clip, numbers) -> tuple:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
-                if count in wanted:
+                if wanted is None or count in wanted:
                     out[count] = frame.to_ndarray(format="rgb24")
                 count += 1
-                if wanted and count > wanted[-1]:
+                if wanted is not None and count > last:
                     break
     except av.error.FFmpegError as exc:
         raise MediaIOError(f"cannot decode video ({exc.strerror or type(exc).__name__})", path=clip) from None
@@ -175,20 +177,6 @@ def load_keyframes(clip, keyframes, masks=None) -> list:
     return pairs
 
 
-def load_clip_inputs(clip, count: int = 48) -> list:
-    """Up to `count` frames spread over the clip (no targets): extra inputs for the
-    consistency term, so temporal stability is learnt on the whole shot. # -> [[H,W,3] uint8]"""
-    import av
-
-    with av.open(str(clip)) as container:
-        total = container.streams.video[0].frames
-    if not total:
-        total = len(read_clip_frames(clip, range(100000)))
-    numbers = np.unique(np.linspace(0, max(total - 1, 0), min(count, max(total, 1))).round().astype(int))
-    frames = read_clip_frames(clip, numbers)
-    return [frames[n] for n in sorted(frames)]
-
-
 # -- patches -------------------------------------------------------------------------------
 class PatchSampler:
     """Random patches from pairs. # sample() -> x [B,3,P,P], y [B,3,P,P], mask [B,1,P,P] float32 tensors
@@ -201,7 +189,7 @@ class PatchSampler:
     """
 
     def __init__(self, pairs, patch: int = 64, batch: int = 16, hflip: bool = True, rot90: bool = False,
-                 scale_jitter: float = 0.1, seed: int = 0, extra_inputs=()):
+                 scale_jitter: float = 0.1, seed: int = 0):
         if not pairs:
             raise UserInputError("no training pairs")
         self.patch, self.batch, self.hflip, self.rot90 = int(patch), int(batch), hflip, rot90
@@ -215,7 +203,6 @@ class PatchSampler:
         # Bigger images (and bigger masked areas) give proportionally more patches.
         area = np.array([p.mask.sum() if p.mask is not None else p.input.shape[0] * p.input.shape[1] for p in self.pairs])
         self.weights = area / area.sum()
-        self.extra = [f for f in extra_inputs if min(f.shape[:2]) >= biggest]
         self.rng = np.random.default_rng(seed)
 
     def state(self) -> dict:
@@ -265,20 +252,3 @@ class PatchSampler:
             x, y, m = self._augment([p.input[win], p.target[win], mask], side)
             xs.append(x), ys.append(y), ms.append(m)
         return tuple(torch.from_numpy(np.ascontiguousarray(np.stack(a).transpose(0, 3, 1, 2))) for a in (xs, ys, ms))
-
-    def sample_inputs(self, size: int):
-        """Input-only patches of `size` px for the consistency term: from the extra clip frames
-        when there are any, else from the pairs' inputs. # -> [B,3,size,size] float32 tensor"""
-        import torch
-
-        sources = self.extra or [p.input for p in self.pairs]
-        size = min([size] + [min(s.shape[:2]) for s in sources])  # one size for the whole batch
-        out = []
-        for _ in range(self.batch):
-            img = sources[int(self.rng.integers(len(sources)))]
-            h, w = img.shape[:2]
-            y0, x0 = int(self.rng.integers(0, h - size + 1)), int(self.rng.integers(0, w - size + 1))
-            a = img[y0 : y0 + size, x0 : x0 + size]
-            a = a.astype(np.float32) / np.float32(255.0) if a.dtype == np.uint8 else a
-            out.append(a[:, ::-1] if self.hflip and self.rng.random() < 0.5 else a)
-        return torch.from_numpy(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)))

@@ -7,7 +7,8 @@ trainer learns from a few keyframes of it treated by a named process; the other 
 held out.
 
     python -m ganfx.trainer.effect_footage -o data/watercolor --process stylization
-    # -> data/watercolor/clip.mp4, keyframes/0008.png ..., holdout/0002.png ...
+    # -> data/watercolor/keyframes/0008.png ..., holdout/0002.png ... from the shipped clip
+    #    (ganfx/exported_models/demo_clip.mp4); --render makes a fresh clip.mp4 there first
 
 Writes are atomic (temporary name, then rename).
 """
@@ -107,11 +108,18 @@ def write_keyframes(clip, numbers, process: str, folder) -> list:
     return paths
 
 
-def make_footage(out_dir, process: str = "stylization", clip=None) -> dict:
-    """Clip (rendered unless given), keyframes/ and holdout/ target folders in out_dir."""
+def shipped_clip() -> Path:
+    from ganfx.exported_models import MODELS_DIR
+
+    return MODELS_DIR / "demo_clip.mp4"
+
+
+def make_footage(out_dir, process: str = "stylization", clip=None, render: bool = False) -> dict:
+    """keyframes/ and holdout/ target folders in out_dir, from `clip` (default: the shipped
+    clip; render=True renders a fresh out_dir/clip.mp4 from the photos)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clip = Path(clip) if clip else write_clip(out_dir / "clip.mp4", render_frames())
+    clip = write_clip(out_dir / "clip.mp4", render_frames()) if render else Path(clip or shipped_clip())
     write_keyframes(clip, KEYFRAMES, process, out_dir / "keyframes")
     write_keyframes(clip, HOLDOUT, process, out_dir / "holdout")
     return {"clip": clip, "keyframes": out_dir / "keyframes", "holdout": out_dir / "holdout"}
@@ -121,9 +129,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", required=True, help="folder for clip.mp4, keyframes/, holdout/")
     p.add_argument("--process", default="stylization", help="named target process (ganfx.trainer.effect_targets)")
-    p.add_argument("--clip", help="use this clip instead of rendering the demo clip")
+    p.add_argument("--clip", help="treat frames of this clip (default: the shipped demo clip)")
+    p.add_argument("--render", action="store_true", help="render a fresh clip from the photos into the folder")
     args = p.parse_args(argv)
-    for key, value in make_footage(args.output, args.process, args.clip).items():
+    for key, value in make_footage(args.output, args.process, args.clip, args.render).items():
         print(f"{key}: {value}")
     return 0
 

@@ -95,7 +95,9 @@ def _positive_copy(net: nn.Module) -> nn.Module:
     field then carries a non-zero gradient (no cancellation), so the measured field is exact."""
     import copy
 
-    twin = copy.deepcopy(net).eval()
+    twin = copy.deepcopy(net).eval().requires_grad_(False)
+    if hasattr(twin, "clamp_output"):
+        twin.clamp_output = False  # a clamp would cut the (large, all-positive) probe's gradients
     for name, p in twin.named_parameters():
         p.copy_(torch.full_like(p, 0.1) if name.endswith("weight") else torch.zeros_like(p))
     return twin

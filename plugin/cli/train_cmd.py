@@ -17,6 +17,7 @@ import importlib
 # task name -> (command module, one-line help); `ganfx train --help` lists them in this order.
 TRAIN_TASKS = {
     "texture": ("ganfx.plugin.cli.train_texture_cmd", "learn a texture generator from one exemplar image (or a few)"),
+    "effect": ("ganfx.plugin.cli.train_effect_cmd", "learn an effect from a few before/after pairs or keyframes of a clip"),
 }
 
 

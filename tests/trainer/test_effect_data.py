@@ -57,7 +57,6 @@ def test_patch_sampler_shapes_masks_and_state(tmp_path):
     s.set_state(state)
     x2, _, _ = s.sample()
     assert np.array_equal(x.numpy(), x2.numpy())  # same RNG state, same patches
-    assert s.sample_inputs(48).shape == (8, 3, 48, 48)
 
 
 def test_unmatched_names(tmp_path):

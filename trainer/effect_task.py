@@ -1,0 +1,280 @@
+"""The effect task: few-shot keyframe stylization, plugged into the training loop.
+
+The task supplies data (pairs or clip + keyframes, patch sampler), networks (a local
+generator, a PatchGAN) and one `step()`:
+
+    L_G = l1 * |G(x) - y|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
+    L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
+
+    cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/", iterations=3000)
+    task = EffectTask(cfg)
+    losses = task.step(0)               # {"l1": ..., "adv": ..., "consistency": ..., "d": ...}
+    grid = task.sample_grid(task.G)     # [H,W,3] uint8: input | output | target rows
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ganfx.runtime.contract import ModelSpec, ParamSpec, TensorSpec, effect_params
+from ganfx.runtime.errors import UserInputError
+
+from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, read_clip_frames, read_image
+from .effect_nets import EffectGenerator, PatchDiscriminator
+from .temporal import consistency_loss, random_warps
+
+
+@dataclass(frozen=True)
+class EffectConfig:
+    name: str = ""  # model name (default: the pairs or keyframes folder's name)
+    # -- data (one form: pairs, or video + keyframes)
+    pairs: str | None = None  # folder with input/ and target/ (and optional mask/) of equal names
+    video: str | None = None  # clip whose frames are the inputs of the keyframes
+    keyframes: str | None = None  # treated frames of the clip, named by frame number (0008.png)
+    masks: str | None = None  # video form: masks named by frame number, 1 = loss applies
+    holdout: str | None = None  # held-out pairs in the same form (pairs folder, or numbered targets of the clip)
+    patch: int = 96  # patch side in pixels; larger than the generator's halo so most outputs see real context
+    batch: int = 8  # patches per step
+    hflip: bool = True  # mirror patches left-right (valid for most looks)
+    rot90: bool = False  # quarter turns (only for looks without a light direction or stroke orientation)
+    scale_jitter: float = 0.1  # patches resampled by 1 +- this, so the look survives zooms
+    # -- networks
+    g_width: int = 32  # generator channels at full resolution (x2 at 1/2 and 1/4)
+    g_blocks: int = 3  # residual blocks at 1/4 resolution (more = wider context, larger halo)
+    d_width: int = 32  # discriminator channels in its first layer
+    # -- losses and optimisation
+    l1: float = 1.0  # weight of the masked L1 reconstruction loss
+    adv: float = 0.05  # weight of the adversarial loss (keeps strokes crisp; L1 alone blurs them)
+    adv_loss: str = "lsgan"  # "lsgan" or "hinge"
+    consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
+    warp_shift: float = 2.0  # random warps: shift in pixels
+    warp_zoom: float = 0.03  # random warps: zoom +- this fraction
+    warp_rotate: float = 2.0  # random warps: rotation in degrees
+    lr_g: float = 2e-4  # Adam learning rate of G
+    lr_d: float = 2e-4  # Adam learning rate of D
+    seed: int = 0  # seeds weights, patches and warps
+    target_process: str | None = None  # for the record: the named process that made the targets, if any
+
+    def check(self) -> "EffectConfig":
+        video_form = self.video is not None or self.keyframes is not None
+        if (self.pairs is None) == (not video_form):
+            raise UserInputError("give either --pairs DIR or --video CLIP --keyframes DIR")
+        if video_form and (self.video is None or self.keyframes is None):
+            raise UserInputError("the video form needs both --video CLIP and --keyframes DIR")
+        if self.masks and not video_form:
+            raise UserInputError("--masks is for the video form; a pairs folder keeps its masks in DIR/mask/")
+        if self.adv_loss not in ("lsgan", "hinge"):
+            raise UserInputError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}")
+        if self.patch < 32 or self.patch % EffectGenerator.multiple:
+            raise UserInputError(f"patch must be a multiple of {EffectGenerator.multiple} and at least 32, got {self.patch}")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        return self.name or Path(self.pairs or self.keyframes).resolve().name
+
+
+def load_data(cfg: EffectConfig) -> tuple:
+    """(training pairs, held-out pairs) in the config's data form."""
+    if cfg.pairs:
+        train = load_pairs(cfg.pairs)
+        held = load_pairs(cfg.holdout) if cfg.holdout else []
+    else:
+        train = load_keyframes(cfg.video, cfg.keyframes, cfg.masks)
+        held = load_keyframes(cfg.video, cfg.holdout) if cfg.holdout else []
+        overlap = sorted({p.frame for p in train} & {p.frame for p in held})
+        if overlap:
+            raise UserInputError(f"frames {overlap} are both keyframes and held out", path=cfg.holdout)
+    return train, held
+
+
+def data_fingerprint(cfg: EffectConfig) -> str:
+    """Hash of the training files, recorded in the checkpoint and the exported contract."""
+    import hashlib
+
+    h = hashlib.sha256()
+    paths = []
+    if cfg.pairs:
+        paths = sorted(Path(cfg.pairs).glob("*/*"))
+    else:
+        paths = [Path(cfg.video)] + sorted(numbered_images(cfg.keyframes).values())
+    for p in paths:
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def apply_generator(G, image: np.ndarray) -> np.ndarray:
+    """Whole-frame inference, padded like the runtime (reflect, bottom/right, to the multiple).
+
+    # [H,W,3] float32 0..1 -> [H,W,3] float32 0..1
+    """
+    h, w = image.shape[:2]
+    m = G.multiple
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    x = F.pad(x, (0, -w % m, 0, -h % m), mode="reflect")
+    was = G.training
+    G.eval()
+    y = G(x)[0, :, :h, :w].clamp(0, 1)
+    G.train(was)
+    return y.numpy().transpose(1, 2, 0)
+
+
+class EffectTask:
+    """Data, networks and one training step of the effect task (see the module docstring)."""
+
+    name = "effect"
+
+    def __init__(self, cfg: EffectConfig):
+        self.cfg = cfg.check()
+        torch.manual_seed(cfg.seed)
+        self.train_pairs, self.held_pairs = load_data(cfg)
+        self.sampler = PatchSampler(self.train_pairs, cfg.patch, cfg.batch, cfg.hflip, cfg.rot90, cfg.scale_jitter,
+                                    seed=cfg.seed)
+        self.G = EffectGenerator(cfg.g_width, cfg.g_blocks)
+        self.D = PatchDiscriminator(cfg.d_width)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
+        self.warp_rng = torch.Generator().manual_seed(cfg.seed + 1)
+        self.fingerprint = data_fingerprint(cfg)
+
+    # -- what the loop saves and restores ----------------------------------------------
+    def networks(self) -> dict:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def state(self) -> dict:
+        """JSON-able RNG state of the task's own random streams (patches, warps)."""
+        return {"sampler": self.sampler.state(), "warps": self.warp_rng.get_state().tolist()}
+
+    def set_state(self, state: dict) -> None:
+        self.sampler.set_state(state["sampler"])
+        self.warp_rng.set_state(torch.tensor(state["warps"], dtype=torch.uint8))
+
+    # -- one step ---------------------------------------------------------------------
+    def _d_loss(self, real, fake):
+        if self.cfg.adv_loss == "hinge":
+            return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+        return ((real - 1) ** 2).mean() + (fake**2).mean()
+
+    def _g_adv(self, fake):
+        return -fake.mean() if self.cfg.adv_loss == "hinge" else ((fake - 1) ** 2).mean()
+
+    def step(self, iteration: int) -> dict:
+        """One optimisation step of D then G on a fresh batch of patches. # -> losses as floats"""
+        cfg = self.cfg
+        x, y, mask = self.sampler.sample()  # [B,3,P,P], [B,3,P,P], [B,1,P,P]
+        out = self.G(x)
+
+        # Discriminator: real pairs vs generated ones (generator frozen for this part).
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d = self._d_loss(self.D(x, y), self.D(x, out.detach()))
+        loss_d.backward()
+        self.opt_d.step()
+
+        # Generator: masked L1 + adversarial + consistency under small random warps.
+        self.opt_g.zero_grad(set_to_none=True)
+        l1 = ((out - y).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
+        adv = self._g_adv(self.D(x, out)) if cfg.adv else out.new_zeros(())
+        tc = out.new_zeros(())
+        if cfg.consistency:
+            theta = random_warps(x.shape[0], cfg.warp_shift, cfg.warp_zoom, cfg.warp_rotate, self.warp_rng)
+            tc = consistency_loss(self.G, x, theta, y=out)
+        loss_g = cfg.l1 * l1 + cfg.adv * adv + cfg.consistency * tc
+        loss_g.backward()
+        self.opt_g.step()
+        return {"l1": l1.item(), "adv": adv.item(), "consistency": tc.item(), "d": loss_d.item(), "g": loss_g.item()}
+
+    # -- samples and evaluation ---------------------------------------------------------
+    def sample_pairs(self, count: int = 3) -> list:
+        """Up to `count` pairs spread over the held-out (else training) pairs, first and last included."""
+        pairs = self.held_pairs or self.train_pairs
+        picks = np.unique(np.linspace(0, len(pairs) - 1, min(count, len(pairs))).round().astype(int))
+        return [pairs[i] for i in picks]
+
+    def sample_grid(self, G, count: int = 3, width: int = 256) -> np.ndarray:
+        """Rows of input | output | target (held-out pairs when there are some). # -> [H,W,3] uint8"""
+        import cv2
+
+        rows = []
+        for p in self.sample_pairs(count):
+            row = np.concatenate([p.input, apply_generator(G, p.input), p.target], axis=1)
+            scale = min(1.0, 3 * width / row.shape[1])
+            if scale < 1:
+                row = cv2.resize(row, (round(row.shape[1] * scale), round(row.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            rows.append(row)
+        wmax = max(r.shape[1] for r in rows)
+        rows = [np.pad(r, ((0, 2), (0, wmax - r.shape[1]), (0, 0))) for r in rows]
+        return np.clip(np.rint(np.concatenate(rows, axis=0) * 255), 0, 255).astype(np.uint8)
+
+    def evaluate(self, G) -> dict:
+        """PSNR/SSIM of G on the held-out pairs (empty without held-out pairs)."""
+        from .effect_metrics import psnr, ssim
+
+        if not self.held_pairs:
+            return {}
+        ps, ss = [], []
+        for p in self.held_pairs:
+            out = apply_generator(G, p.input)
+            ps.append(psnr(out, p.target))
+            ss.append(ssim(out, p.target))
+        return {"holdout_psnr": float(np.mean(ps)), "holdout_ssim": float(np.mean(ss))}
+
+    def training_summary(self) -> dict:
+        """What the exported contract's ganfx.training records about the data."""
+        cfg = self.cfg
+        return {
+            "task": "effect",
+            "data": "pairs" if cfg.pairs else "video+keyframes",
+            "pairs": len(self.train_pairs),
+            "holdout": len(self.held_pairs),
+            "data_fingerprint": self.fingerprint,
+            "consistency": cfg.consistency,
+            **({"target_process": cfg.target_process} if cfg.target_process else {}),
+        }
+
+    def export_plan(self, G, description: str = "", license: str = "", version: str = "1.0"):
+        """What `ganfx export` needs: the module (clamped to the contract's 0..1), its contract,
+        example inputs (sizes multiples of the generator's, as the runtime pads to)."""
+        from .export import ExportPlan
+
+        cfg = self.cfg
+        G = G.eval()
+        G.clamp_output = True
+        tile = ParamSpec("tile", "int", 0, 0, 16384, "Tile size",
+                         help="render in tiles of this many pixels (0 = whole frame); the output is identical")
+        source = cfg.pairs or f"{len(self.train_pairs)} keyframes of {Path(cfg.video).name}"
+        spec = ModelSpec(
+            kind="effect", name=cfg.model_name, version=version,
+            description=description or f"{cfg.model_name} effect learned from {source}",
+            license=license or "see the model card",
+            inputs=(TensorSpec("image", 3, (0.0, 1.0), "srgb"),),
+            outputs=(TensorSpec("styled", 3, (0.0, 1.0), "srgb"),),
+            halo=G.halo, multiple=G.multiple, params=effect_params() + (tile,),
+        )
+        g = torch.Generator().manual_seed(0)
+        example = torch.rand(1, 3, 96, 128, generator=g)
+        parity = [torch.rand(1, 3, 100, 148, generator=g), torch.rand(2, 3, 64, 92, generator=g)]
+        if self.held_pairs or self.train_pairs:  # a real picture too: the range of values users feed
+            img = (self.held_pairs or self.train_pairs)[0].input
+            h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
+            parity.append(torch.from_numpy(np.ascontiguousarray(img[:h, :w].transpose(2, 0, 1)))[None])
+        return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="image",
+                          output_name="styled")
+
+
+def holdout_inputs_from_clip(video, folder) -> list:
+    """Inputs of held-out targets named by frame number (for eval of the video form)."""
+    files = numbered_images(folder)
+    frames = read_clip_frames(video, files)
+    return [(n, frames[n], read_image(files[n])) for n in sorted(files) if n in frames]
+
