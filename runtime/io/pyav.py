@@ -143,7 +143,8 @@ class PyAVReader(Reader):
                     break
                 seen = index + 1
                 if index >= first and index not in skip:
-                    image = frame.to_ndarray(format=fmt)
+                    # The frame's own matrix (BT.601/709/2020 tags) and range (limited/full) decode it.
+                    image = frame.to_ndarray(format=fmt, src_color_range=frame.color_range or None)
                     if image.shape[:2] != (p.height, p.width):
                         raise MediaIOError(
                             f"frame {index} is {image.shape[1]}x{image.shape[0]}, the stream is {p.width}x{p.height}",
@@ -345,6 +346,13 @@ class PyAVWriter(Writer):
         stream.codec_context.thread_count = 0  # 0 = as many as the encoder wants
         if self.codec_name == "h265":
             stream.codec_tag = "hvc1"  # the tag QuickTime and browsers play
+        # RGB -> YUV with the BT.709 matrix, limited range, and say so in the stream: untagged
+        # HD is shown as BT.709 by players, so an untagged BT.601 encode would shift colours.
+        self._yuv = stream.pix_fmt.startswith("yuv")
+        if self._yuv:
+            cc = stream.codec_context
+            cc.colorspace = cc.color_primaries = cc.color_trc = 1  # BT.709
+            cc.color_range = 1  # limited ("tv", MPEG)
         if spec.width % 2 or spec.height % 2:
             if stream.pix_fmt in ("yuv420p", "yuv422p10le"):
                 raise UserInputError(f"{self.codec_name} ({stream.pix_fmt}) needs an even width and height, "
@@ -359,6 +367,8 @@ class PyAVWriter(Writer):
                                f"{(self.spec.height, self.spec.width, self.channels)} {np.dtype(self.dtype)}",
                                path=self.path)
         vf = av.VideoFrame.from_ndarray(image, format=self._in_fmt)
+        if self._yuv:
+            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG")
         if frame.pts is None or self._src_tb is None:
             pts = self._count
         else:

@@ -264,3 +264,30 @@ def test_millisecond_time_base_goes_onto_the_exact_rate_grid(tmp_path):
         assert p.frame_rate == RATE and not p.variable_frame_rate
         assert [index_of(f.image) for f in r.frames()] == list(range(24))
     assert abs(audio_seconds(out)[0] - 24 / float(RATE)) < float(1 / RATE)
+
+
+def test_yuv_outputs_are_bt709_tagged_and_decode_to_the_same_colours(tmp_path):
+    """Saturated colours survive an h264 round trip, read back by us and (independently) by ffmpeg."""
+    import shutil
+    import subprocess
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, :32] = (230, 30, 40)
+    img[:, 32:] = (20, 200, 90)
+    out = tmp_path / "c.mp4"
+    with open_writer(out, OutputSpec(64, 48, RATE)) as w:
+        for i in range(3):
+            w.write(Frame(i, img))
+    with open_reader(out) as r:
+        got = next(iter(r.frames())).image
+    assert np.abs(got[16:32, 4:28].astype(int) - img[16:32, 4:28]).max() <= 3
+    assert np.abs(got[16:32, 36:60].astype(int) - img[16:32, 36:60]).max() <= 3
+    probe = ffprobe(out)
+    if probe is not None:
+        v = probe["streams"][0]
+        assert (v["color_space"], v["color_primaries"], v["color_transfer"], v["color_range"]) == (
+            "bt709", "bt709", "bt709", "tv")
+        subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-i", str(out), "-frames:v", "1", "-pix_fmt",
+                        "rgb24", "-f", "rawvideo", str(tmp_path / "f.rgb")], check=True)
+        ff = np.fromfile(tmp_path / "f.rgb", np.uint8).reshape(48, 64, 3)
+        assert np.abs(ff[16:32, 4:28].astype(int) - img[16:32, 4:28]).max() <= 4
