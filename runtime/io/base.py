@@ -49,6 +49,7 @@ class MediaProperties:
     container: str = ""  # "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "" for images
     duration: float | None = None  # seconds
     variable_frame_rate: bool = False  # presentation timestamps are not evenly spaced
+    pixel_aspect: Fraction = Fraction(1)  # sample aspect ratio (anamorphic footage: e.g. 2)
     audio: tuple = ()  # (AudioStreamInfo, ...)
 
     @property
@@ -71,6 +72,8 @@ class MediaProperties:
         ]
         if self.time_base is not None:
             lines.append(f"  time base: {self.time_base}")
+        if self.pixel_aspect != 1:
+            lines.append(f"  pixel aspect: {self.pixel_aspect}")
         lines.append(f"  codec: {self.codec}  pixel format: {self.pixel_format}  bit depth: {self.bit_depth}")
         lines.append(f"  frames read as: [H,W,{self.channels}] {self.dtype} ({self.colorspace})")
         if self.duration is not None:
@@ -84,7 +87,7 @@ class MediaProperties:
 
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for k in ("frame_rate", "time_base"):
+        for k in ("frame_rate", "time_base", "pixel_aspect"):
             d[k] = None if d[k] is None else str(d[k])
         d["audio"] = [a.__dict__ for a in self.audio]
         d["last_frame"] = self.last_frame
@@ -113,6 +116,7 @@ class OutputSpec:
     audio_from: str | None = None  # copy this file's audio streams through
     trim: bool = False  # a frame range of the source: start timestamps and audio at the first frame
     constant_rate: bool = False  # the source's frames are evenly spaced (timestamps may go on an exact grid)
+    pixel_aspect: Fraction = Fraction(1)  # sample aspect ratio to tag videos with
     overwrite: bool = False  # replace an existing output
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)

@@ -94,6 +94,7 @@ class PyAVReader(Reader):
             first_frame=0, frame_rate=Fraction(rate), time_base=Fraction(s.time_base), pixel_format=ctx.pix_fmt,
             bit_depth=depth, channels=4 if _has_alpha(fmt) else 3, dtype="uint8" if depth <= 8 else "uint16",
             codec=ctx.name, container=c.format.name, duration=duration, variable_frame_rate=vfr, audio=audio,
+            pixel_aspect=Fraction(s.sample_aspect_ratio or ctx.sample_aspect_ratio or 1),
         )
 
     def _scan_packets(self, whole: bool, head: int = 240) -> tuple:
@@ -344,6 +345,9 @@ class PyAVWriter(Writer):
             options["crf"] = str(crf)
         stream.codec_context.options = options
         stream.codec_context.thread_count = 0  # 0 = as many as the encoder wants
+        if spec.pixel_aspect != 1:  # in the bitstream (h264 VUI) and in the container (display size)
+            stream.codec_context.sample_aspect_ratio = Fraction(spec.pixel_aspect)
+            stream.sample_aspect_ratio = Fraction(spec.pixel_aspect)
         if self.codec_name == "h265":
             stream.codec_tag = "hvc1"  # the tag QuickTime and browsers play
         # RGB -> YUV with the BT.709 matrix, limited range, and say so in the stream: untagged

@@ -291,3 +291,26 @@ def test_yuv_outputs_are_bt709_tagged_and_decode_to_the_same_colours(tmp_path):
                         "rgb24", "-f", "rawvideo", str(tmp_path / "f.rgb")], check=True)
         ff = np.fromfile(tmp_path / "f.rgb", np.uint8).reshape(48, 64, 3)
         assert np.abs(ff[16:32, 4:28].astype(int) - img[16:32, 4:28]).max() <= 4
+
+
+def test_pixel_aspect_is_kept(tmp_path):
+    """Anamorphic footage keeps its sample aspect ratio through a render."""
+    from ganfx.runtime.pipeline import RenderOptions, render_file
+
+    clip = tmp_path / "ana.mov"
+    with open_writer(clip, OutputSpec(64, 48, RATE, codec="h264", pixel_aspect=Fraction(4, 3))) as w:
+        for i in range(3):
+            w.write(Frame(i, frame_image(i)))
+
+    class Same:
+        def begin(self, r): pass
+        def end(self): pass
+        def process(self, frames, numbers): return frames
+
+    render_file(clip, tmp_path / "out.mov", Same(), options=RenderOptions(progress="quiet"))  # ProRes
+    for path in (clip, tmp_path / "out.mov"):
+        with open_reader(path) as r:
+            assert r.properties.pixel_aspect == Fraction(4, 3)
+    probe = ffprobe(tmp_path / "out.mov")
+    if probe is not None:
+        assert probe["streams"][0]["sample_aspect_ratio"] == "4:3"
