@@ -341,7 +341,7 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
             p.width, p.height, frame_rate=p.frame_rate or options.fps or Fraction(24), time_base=p.time_base,
             codec=options.codec, alpha=p.channels == 4, bit_depth=p.bit_depth,
             audio_from=p.path if p.audio else None, trim=trim, constant_rate=not p.variable_frame_rate,
-            pixel_aspect=p.pixel_aspect,
+            pixel_aspect=p.pixel_aspect, timecode=p.timecode,
             overwrite=options.overwrite, resume=options.resume,
             frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
         )

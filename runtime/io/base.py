@@ -50,6 +50,7 @@ class MediaProperties:
     duration: float | None = None  # seconds
     variable_frame_rate: bool = False  # presentation timestamps are not evenly spaced
     pixel_aspect: Fraction = Fraction(1)  # sample aspect ratio (anamorphic footage: e.g. 2)
+    timecode: str | None = None  # SMPTE timecode of the first frame ("01:00:00:00"), when the file has one
     audio: tuple = ()  # (AudioStreamInfo, ...)
 
     @property
@@ -74,6 +75,8 @@ class MediaProperties:
             lines.append(f"  time base: {self.time_base}")
         if self.pixel_aspect != 1:
             lines.append(f"  pixel aspect: {self.pixel_aspect}")
+        if self.timecode:
+            lines.append(f"  timecode: {self.timecode}")
         lines.append(f"  codec: {self.codec}  pixel format: {self.pixel_format}  bit depth: {self.bit_depth}")
         lines.append(f"  frames read as: [H,W,{self.channels}] {self.dtype} ({self.colorspace})")
         if self.duration is not None:
@@ -117,6 +120,7 @@ class OutputSpec:
     trim: bool = False  # a frame range of the source: start timestamps and audio at the first frame
     constant_rate: bool = False  # the source's frames are evenly spaced (timestamps may go on an exact grid)
     pixel_aspect: Fraction = Fraction(1)  # sample aspect ratio to tag videos with
+    timecode: str | None = None  # the source's timecode at its first frame (a range starts later)
     overwrite: bool = False  # replace an existing output
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)

@@ -94,7 +94,7 @@ class PyAVReader(Reader):
             first_frame=0, frame_rate=Fraction(rate), time_base=Fraction(s.time_base), pixel_format=ctx.pix_fmt,
             bit_depth=depth, channels=4 if _has_alpha(fmt) else 3, dtype="uint8" if depth <= 8 else "uint16",
             codec=ctx.name, container=c.format.name, duration=duration, variable_frame_rate=vfr, audio=audio,
-            pixel_aspect=Fraction(s.sample_aspect_ratio or ctx.sample_aspect_ratio or 1),
+            pixel_aspect=Fraction(s.sample_aspect_ratio or ctx.sample_aspect_ratio or 1), timecode=_timecode(c, s),
         )
 
     def _scan_packets(self, whole: bool, head: int = 240) -> tuple:
@@ -210,6 +210,16 @@ class PyAVReader(Reader):
         if getattr(self, "_container", None) is not None:
             self._container.close()
             self._container = None
+
+
+def _timecode(container, video) -> str | None:
+    """Start timecode: the video stream's tag, a timecode track's (QuickTime tmcd), or the file's."""
+    for meta in [video.metadata, *(st.metadata for st in container.streams if st.type == "data"),
+                 container.metadata]:
+        for key, value in meta.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return None
 
 
 def _uneven(pts: list) -> bool:
@@ -383,6 +393,12 @@ class PyAVWriter(Writer):
             if self._retime:
                 pts = max(round(pts * self._src_tb / self._tb), self._last_pts + 1)
         vf.pts, vf.time_base = pts, self._tb
+        if self._count == 0 and self.spec.timecode:
+            # Set before the first packet writes the header; mov/mp4 make a timecode track of it.
+            from .timecode import offset
+
+            first = frame.number if self.spec.trim else 0
+            self._stream.metadata["timecode"] = offset(self.spec.timecode, first, self.spec.frame_rate)
         if frame.duration and self._src_tb is not None and not self._retime:
             # Encoders do not all carry a frame's duration to its packet; the muxer needs it
             # for the last frame of a variable-rate clip, so packets get it back in _mux.

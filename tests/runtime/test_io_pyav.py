@@ -314,3 +314,33 @@ def test_pixel_aspect_is_kept(tmp_path):
     probe = ffprobe(tmp_path / "out.mov")
     if probe is not None:
         assert probe["streams"][0]["sample_aspect_ratio"] == "4:3"
+
+
+@pytest.mark.parametrize("rate,start,first,expect", [
+    (Fraction(24), "01:00:00:00", 24, "01:00:01:00"),
+    (Fraction(30000, 1001), "00:00:59;28", 2, "00:01:00;02"),  # drop-frame skips ;00 and ;01
+    (Fraction(25), "10:00:00:00", 0, "10:00:00:00"),
+])
+def test_timecode_follows_the_first_rendered_frame(tmp_path, rate, start, first, expect):
+    from ganfx.runtime.pipeline import RenderOptions, render_file
+
+    clip = tmp_path / "tc.mov"
+    with open_writer(clip, OutputSpec(64, 48, rate, codec="h264", timecode=start)) as w:
+        for i in range(first + 3):
+            w.write(Frame(i, frame_image(i)))
+
+    class Same:
+        def begin(self, r): pass
+        def end(self): pass
+        def process(self, frames, numbers): return frames
+
+    with open_reader(clip) as r:
+        assert r.properties.timecode == start
+    render_file(clip, tmp_path / "out.mov", Same(), frames=(first, first + 2),
+                options=RenderOptions(progress="quiet", codec="prores"))
+    with open_reader(tmp_path / "out.mov") as r:
+        assert r.properties.timecode == expect
+    probe = ffprobe(tmp_path / "out.mov")
+    if probe is not None:
+        tmcd = [st for st in probe["streams"] if st.get("codec_tag_string") == "tmcd"]
+        assert tmcd and tmcd[0]["tags"]["timecode"] == expect
