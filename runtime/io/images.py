@@ -29,25 +29,27 @@ def _exr():
 
 
 def image_size(path) -> tuple:
-    """(width, height) from the header; MediaIOError if the file is not that kind of image."""
+    """(width, height) from the header (a few bytes read); MediaIOError if not that kind of image."""
     path = Path(path)
     ext = path.suffix.lower()
+    size = None
     try:
         with open(path, "rb") as f:
-            head = f.read(64 * 1024)
-    except OSError as exc:
-        raise MediaIOError(f"cannot read ({exc.strerror})", path=path) from None
-    size = None
-    if ext == ".png" and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        size = struct.unpack(">II", head[16:24])
-    elif ext in (".jpg", ".jpeg") and head[:2] == b"\xff\xd8":
-        size = _jpeg_size(path)
-    elif ext in (".tif", ".tiff") and head[:4] in (b"II*\x00", b"MM\x00*"):
-        size = _tiff_size(head)
-    elif ext == ".exr" and head[:4] == b"\x76\x2f\x31\x01":
+            head = f.read(32)
+            if ext == ".png" and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+                size = struct.unpack(">II", head[16:24])
+            elif ext in (".jpg", ".jpeg") and head[:2] == b"\xff\xd8":
+                size = _jpeg_size(f)
+            elif ext in (".tif", ".tiff") and head[:4] in (b"II*\x00", b"MM\x00*"):
+                size = _tiff_size(f, "<" if head[:2] == b"II" else ">")
+    except (OSError, struct.error) as exc:
+        if isinstance(exc, OSError):
+            raise MediaIOError(f"cannot read ({exc.strerror})", path=path) from None
+        size = None
+    if ext == ".exr" and head[:4] == b"\x76\x2f\x31\x01":
         try:
             window = _exr().File(str(path), header_only=True).header()["dataWindow"]
-        except Exception:
+        except Exception:  # OpenEXR raises plain RuntimeError for damaged headers
             size = None
         else:
             size = (int(window[1][0] - window[0][0] + 1), int(window[1][1] - window[0][1] + 1))
@@ -56,37 +58,32 @@ def image_size(path) -> tuple:
     return int(size[0]), int(size[1])
 
 
-def _jpeg_size(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
+def _jpeg_size(f):
+    """Walk the JPEG markers (seeking over segments) to the start-of-frame."""
+    f.seek(2)
+    while True:
+        marker = f.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
             return None
-        marker = data[i + 1]
-        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+        length = struct.unpack(">H", marker[2:4])[0]
+        if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h, w = struct.unpack(">xHH", f.read(5))
             return w, h
-        i += 2 + length
-    return None
+        f.seek(length - 2, 1)
 
 
-def _tiff_size(head: bytes):
-    end = "<" if head[:2] == b"II" else ">"
-    offset = struct.unpack(end + "I", head[4:8])[0]
-    if offset + 2 > len(head):
-        return None
-    count = struct.unpack(end + "H", head[offset : offset + 2])[0]
+def _tiff_size(f, end: str):
+    """ImageWidth and ImageLength from the first IFD."""
+    f.seek(4)
+    f.seek(struct.unpack(end + "I", f.read(4))[0])
+    count = struct.unpack(end + "H", f.read(2))[0]
+    entries = f.read(12 * count)
     found = {}
     for k in range(count):
-        e = offset + 2 + 12 * k
-        if e + 12 > len(head):
-            break
-        tag, typ = struct.unpack(end + "HH", head[e : e + 4])
+        tag, typ = struct.unpack(end + "HH", entries[12 * k : 12 * k + 4])
         if tag in (256, 257):  # ImageWidth, ImageLength (SHORT or LONG)
             fmt = end + ("H" if typ == 3 else "I")
-            found[tag] = struct.unpack(fmt, head[e + 8 : e + 8 + struct.calcsize(fmt)])[0]
+            found[tag] = struct.unpack(fmt, entries[12 * k + 8 : 12 * k + 8 + struct.calcsize(fmt)])[0]
     return (found[256], found[257]) if len(found) == 2 else None
 
 
