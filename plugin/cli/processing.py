@@ -11,7 +11,10 @@ Both commands build their processor here and nowhere else, and the render pipeli
     tex = make_processor("brick", {"speed": "0.5"}, ProcessorOptions(size=(1920, 1080), fps=Fraction(25)))
     out = tex.process(None, [0, 1, 2])                  # generators get no frames: [3,1080,1920,3] float32 linear
 
-Frames follow the media convention: uint8/uint16 are sRGB, float32 is scene-linear.
+Frames follow the media convention: uint8/uint16 are sRGB, float32 is scene-linear; an
+effect returns the dtype (and alpha) it was given, a generator float32 linear RGB. Besides the
+three methods the commands read `processor.kind` ("effect" | "texture") and `processor.spec`
+(the model's ModelSpec) to refuse the wrong kind of model with a clear message.
 """
 
 from __future__ import annotations
