@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,9 @@ class ExportPlan:
 def _to_onnx_bytes(plan: ExportPlan) -> bytes:
     buf = io.BytesIO()
     axes = {0: "batch", 2: "height", 3: "width"}
-    with torch.no_grad():
+    # The TorchScript exporter handles these plain conv nets with dynamic H/W; silence its deprecation notice.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             plan.module, (plan.example,), buf, input_names=[plan.input_name], output_names=[plan.output_name],
             dynamic_axes={plan.input_name: axes, plan.output_name: {0: "batch", 2: "out_height", 3: "out_width"}},
@@ -122,7 +125,9 @@ def export_fp16(model, plan: ExportPlan, out_path: Path) -> Path:
     import onnx
     from onnxconverter_common import float16
 
-    half = float16.convert_float_to_float16(model, keep_io_types=True)
+    with warnings.catch_warnings():  # it warns for every tiny weight it rounds to zero
+        warnings.simplefilter("ignore")
+        half = float16.convert_float_to_float16(model, keep_io_types=True)
     raw = half.SerializeToString()
     parity = measure_parity(plan.module, raw, plan.parity_inputs, plan.input_name)
     spec = dataclasses.replace(plan.spec, parity=float(parity))

@@ -1,17 +1,133 @@
-"""`ganfx demo`: render shipped models with no input."""
+"""`ganfx demo [-o DIR]`: render the shipped models, no input needed.
+
+    ganfx demo                       # writes ./ganfx-demo/
+    ganfx demo -o /tmp/demo --seconds 2
+
+Parts, in order (the table PARTS; each is a function(args, out_dir) -> [written paths]):
+- textures: a seamlessly looping 1280x720 mp4 of the shipped textures, one per quarter,
+  each animated through its noise field (the last frame leads straight back to the first);
+- tileable: a 3840x2160 still of one shipped texture that tiles seamlessly (tileable noise),
+  plus a 2x2 repeat preview at reduced size that shows there is no seam.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+VIDEO_SIZE = (1280, 720)
+STILL_SIZE = (3840, 2160)
+STILL_MODEL = "gravel"  # preferred for the tileable still; any shipped texture works
 
 
 def add_arguments(parser):
-    parser.add_argument("-o", "--output", default="ganfx-demo", help="folder to write the demo into")
+    parser.add_argument("-o", "--output", default="ganfx-demo", help="folder to write the demo into (default ganfx-demo)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of the looping texture video (default 3)")
+    parser.add_argument("--fps", type=int, default=24, help="frame rate of the texture video (default 24)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def run(args) -> int:
+def _shipped_textures() -> list:
     from ganfx.runtime.errors import ModelLoadError
     from ganfx.runtime.model import list_models
 
-    shipped = [e for e in list_models() if e.source == "shipped" and e.spec]
+    shipped = [e for e in list_models() if e.source == "shipped" and e.spec and e.spec.kind == "texture"]
     if not shipped:
-        raise ModelLoadError("the demo needs the shipped models, and none are installed in this build")
-    for e in shipped:
-        print(f"{e.name}: {e.spec.kind} - {e.spec.description}")
+        raise ModelLoadError("the demo needs the shipped texture models, and none are installed in this build")
+    return shipped
+
+
+def _bar(args, total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=args.no_progress, dynamic_ncols=True)
+
+
+def _texture_video(args, out_dir: Path) -> list:
+    """2x2 grid of shipped textures (repeated if fewer than four), looping exactly."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.io import OutputSpec, open_writer
+    from ganfx.runtime.io.base import Frame
+    from ganfx.runtime.model import load_model
+
+    frames = int(round(args.seconds * args.fps))
+    if frames < 2 or args.fps < 1:
+        raise UserInputError(f"the video needs at least 2 frames (--seconds {args.seconds} at --fps {args.fps})")
+    entries = _shipped_textures()
+    models = [load_model(entries[i % len(entries)].path) for i in range(4)]
+    w, h = VIDEO_SIZE[0] // 2, VIDEO_SIZE[1] // 2
+    loop = frames / args.fps  # seconds; frame `frames` would equal frame 0
+    path = out_dir / "textures-loop.mp4"
+    spec = OutputSpec(VIDEO_SIZE[0], VIDEO_SIZE[1], frame_rate=Fraction(args.fps), overwrite=True, quality=20)
+    with open_writer(path, spec) as writer, _bar(args, frames, "textures") as bar:
+        for n in range(frames):
+            t = n / args.fps
+            quads = [m.generate(w, h, t=t, seed=i, speed=0.5, loop=loop, dtype=np.uint8) for i, m in enumerate(models)]
+            image = np.concatenate([np.concatenate(quads[:2], axis=1), np.concatenate(quads[2:], axis=1)], axis=0)
+            writer.write(Frame(number=n, image=np.ascontiguousarray(image)))
+            bar.update(1)
+    return [path]
+
+
+def _tileable_still(args, out_dir: Path) -> list:
+    """A 4K tileable still and a half-size 2x2 repeat that shows the seams are invisible."""
+    import cv2
+    import numpy as np
+
+    from ganfx.runtime.model import load_model
+
+    entries = _shipped_textures()
+    entry = next((e for e in entries if e.name == STILL_MODEL), entries[0])
+    model = load_model(entry.path)
+    width, height = STILL_SIZE
+    with _bar(args, 1, f"{entry.name} 4K") as bar:
+        image = model.generate(width, height, seed=7, tileable=True, tile=1024, dtype=np.uint8)
+        bar.update(1)
+    still = out_dir / f"{entry.name}-tileable-4k.png"
+    _write_png(still, image)
+    small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    repeat = out_dir / f"{entry.name}-tileable-2x2-preview.png"
+    _write_png(repeat, np.tile(small, (2, 2, 1)))
+    return [still, repeat]
+
+
+def _write_png(path: Path, image) -> None:
+    """Write an RGB uint8 image under a temporary name, then rename it into place."""
+    import os
+
+    import cv2
+
+    from ganfx.runtime.errors import MediaIOError
+
+    ok, buf = cv2.imencode(".png", image[..., ::-1])
+    if not ok:
+        raise MediaIOError("PNG encoding failed", path=path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+
+
+# part name -> function(args, out_dir) -> [paths]; run in this order.
+PARTS = {
+    "textures": _texture_video,
+    "tileable": _tileable_still,
+}
+
+
+def run(args) -> int:
+    import time
+
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"ganfx demo: writing into {out_dir.resolve()}")
+    start = time.perf_counter()
+    written = []
+    for part in PARTS.values():
+        written += part(args, out_dir)
+    for path in written:
+        print(f"  {path}")
+    print(f"done in {time.perf_counter() - start:.0f} s")
     return 0

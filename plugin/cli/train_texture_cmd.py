@@ -31,6 +31,7 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--d-downs", "d_downs", int, "discriminator stride-2 layers"),
     ("--loss", "loss", str, "hinge or nonsaturating"),
     ("--r1-gamma", "r1_gamma", float, "R1 penalty weight (0 = off)"),
+    ("--r1-every", "r1_every", int, "apply the R1 penalty every N steps (lazy R1)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),

@@ -1,0 +1,90 @@
+"""ONNX export: the contract, parity with torch, fp16, the measured halo, refusals."""
+
+import dataclasses
+
+import numpy as np
+import onnx
+import pytest
+from texture_fixtures import stripes, tiny_config, tiny_loop
+
+from ganfx.runtime.contract import read_spec
+from ganfx.runtime.model import load_model
+from ganfx.trainer.export import ExportError, export_plan, export_run, load_run_generator
+from ganfx.trainer.loop import train
+from ganfx.trainer.texture_nets import TextureGenerator, measure_halo_cells
+from ganfx.trainer.texture_task import TextureTask, render
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    ex = stripes(root / "stripes.png")
+    return train(TextureTask(tiny_config(ex)), tiny_loop(4), root / "run", log=lambda *_: None).run_dir
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir):
+    path, parity = export_run(run_dir, run_dir.parent / "tinytex.onnx", fp16=True, description="tiny test texture",
+                              license="MIT")
+    return path, parity
+
+
+def test_contract_is_complete_and_matches_the_network(run_dir, exported):
+    path, parity = exported
+    spec = read_spec(path)
+    task, G, ckpt = load_run_generator(run_dir)
+    assert spec.kind == "texture" and spec.name == "tinytex" and spec.license == "MIT"
+    assert spec.noise.channels == 4 and spec.noise.stride == 4
+    assert spec.noise.halo == measure_halo_cells(G) and spec.halo == spec.noise.halo * 4
+    assert spec.input.name == "noise" and spec.output.name == "image" and spec.output.range == (-1.0, 1.0)
+    assert {p.name for p in spec.params} >= {"seed", "speed", "scale", "loop", "tileable"}
+    assert spec.training["iterations"] == 4 and spec.training["task"] == "texture"
+    assert spec.parity == pytest.approx(parity) and 0.0 <= parity <= 1e-3
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 4, "height", "width"]  # dynamic H/W
+
+
+def test_runtime_render_equals_torch_render(run_dir, exported):
+    path, _ = exported
+    _, G, _ = load_run_generator(run_dir)
+    want = render(G, 40, 56, seed=5)  # torch, noise from the same NoiseField
+    got = load_model(path).generate(56, 40, seed=5)
+    assert got.shape == want.shape == (40, 56, 3)
+    assert np.abs(got - want).max() < 1e-4
+
+
+def test_fp16_variant_keeps_fp32_io_and_is_close(exported):
+    path, _ = exported
+    fp16 = path.with_name("tinytex.fp16.onnx")
+    assert fp16.is_file()
+    m16, m32 = load_model(path, precision="fp16"), load_model(path)
+    assert m16.path == fp16 and m16.spec.input.dtype == "float32"
+    assert np.abs(m16.generate(64, 48, seed=1) - m32.generate(64, 48, seed=1)).max() < 0.02
+
+
+def test_measured_halo_is_exact_for_tiling():
+    import torch
+
+    torch.manual_seed(0)
+    G = TextureGenerator(noise_channels=3, stride=4, widths=(8, 8, 8), cell_blocks=2).eval()
+    halo = measure_halo_cells(G)
+    assert halo >= 2  # two 3x3 convolutions at cell resolution reach two cells
+    whole = render(G, 64, 64, seed=3, halo=halo + 4)
+    exact = render(G, 64, 64, seed=3, halo=halo)
+    short = render(G, 64, 64, seed=3, halo=halo - 1)
+    assert np.abs(whole - exact).max() < 1e-6  # enough context: the same (up to float summation order)
+    assert np.abs(whole - short).max() > 1e-4  # one cell less: the border changes
+
+
+def test_export_fails_above_the_parity_limit_and_writes_nothing(run_dir, tmp_path):
+    task, G, _ = load_run_generator(run_dir)
+    plan = task.export_plan(G)
+    out = tmp_path / "bad.onnx"
+    with pytest.raises(ExportError, match="differs from torch"):
+        export_plan(plan, out, limit=-1.0)
+    assert not out.exists() and not list(tmp_path.iterdir())
+    plan.spec = dataclasses.replace(plan.spec)
+    with pytest.raises(Exception, match=".onnx"):
+        export_plan(plan, tmp_path / "bad.txt")
