@@ -76,9 +76,21 @@ def reference_frames(reference: str, inputs: list, model_spec) -> tuple:
     return f"video {path.name}", frames
 
 
+def write_grid(path, rows: list, count: int = 4) -> None:
+    """PNG of up to `count` rows input | output | target, spread over the held-out pairs."""
+    from .effect_footage import write_png
+
+    picks = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
+    lines = [np.concatenate([_to_uint8(rows[i][k]) for k in range(3)], axis=1) for i in picks]
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0)), constant_values=255) for line in lines]
+    write_png(path, np.concatenate(lines, axis=0))
+
+
 def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=None, tile=None,
-                    strength: float = 1.0) -> dict:
-    """Measure an effect model; see the module docstring. `model` is a name, path or loaded Model."""
+                    strength: float = 1.0, png=None) -> dict:
+    """Measure an effect model; see the module docstring. `model` is a name, path or loaded Model.
+    `png`: also write held-out rows input | output | target there."""
     from ganfx.runtime.model import Model, load_model
 
     fx = model if isinstance(model, Model) else load_model(model)
@@ -88,10 +100,14 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
         raise UserInputError("nothing to evaluate: give --pairs DIR, --keyframes DIR (with --video) or --video CLIP")
     report = {"model": fx.spec.name, "path": str(fx.path)}
     if pairs or keyframes:
-        rows = []
+        rows, images = [], []
         for name, x, y in heldout_pairs(pairs, video, keyframes):
             out = fx.apply(x, strength=strength, tile=tile)
             rows.append({"name": name, "psnr": psnr(out, y), "ssim": ssim(out, y)})
+            images.append((x, out, y))
+        if png:
+            write_grid(png, images)
+            report["png"] = str(png)
         report.update(pairs=len(rows), psnr=float(np.mean([r["psnr"] for r in rows])),
                       ssim=float(np.mean([r["ssim"] for r in rows])), per_pair=rows)
     if video:
@@ -112,6 +128,8 @@ def format_report(report: dict) -> str:
         lines.append(f"held-out pairs: {report['pairs']}  PSNR {report['psnr']:.2f} dB  SSIM {report['ssim']:.4f}")
         for r in report["per_pair"]:
             lines.append(f"  {r['name']}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}")
+        if report.get("png"):
+            lines.append(f"input | output | target rows: {report['png']}")
     t = report.get("temporal")
     if t:
         lines.append(f"temporal ({t['frames']} frames, {t['frame_pairs']} frame pairs, {t['cuts']} cuts skipped): "

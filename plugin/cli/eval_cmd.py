@@ -6,6 +6,8 @@
 Texture models: SWD (x1e3) of generated images against the exemplar, beside the two
 classical baselines computed on the spot, and a side-by-side PNG
 (exemplar | ganfx | random-phase noise | image quilting). Runs through the runtime (no torch).
+Effect models: PSNR/SSIM on held-out pairs and the temporal warping-error ratio on a clip
+(`ganfx eval watercolor --video clip.mp4 --keyframes held/`, see ganfx.plugin.cli.eval_effect).
 
 Evaluation is chosen by the model's kind from the table EVALUATORS (kind -> function).
 """
@@ -24,6 +26,9 @@ def add_arguments(parser):
     tex.add_argument("--seeds", type=int, default=3, help="images per method, SWD averaged (default 3)")
     tex.add_argument("--png", metavar="PATH",
                      help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
+    from ganfx.plugin.cli.eval_effect import add_effect_arguments
+
+    add_effect_arguments(parser)
 
 
 def _texture(args, path) -> tuple:
@@ -37,9 +42,16 @@ def _texture(args, path) -> tuple:
     return report, format_report(report)
 
 
+def _effect(args, path) -> tuple:
+    from ganfx.plugin.cli.eval_effect import evaluate
+
+    return evaluate(args, path)
+
+
 # model kind -> function(args, model path) -> (report dict, text for the console)
 EVALUATORS = {
     "texture": _texture,
+    "effect": _effect,
 }
 
 

@@ -1,0 +1,41 @@
+"""The effect-model part of `ganfx eval`: held-out PSNR/SSIM and the temporal warping-error ratio.
+
+    ganfx eval watercolor --video demo_clip.mp4 --keyframes holdout/      # held-out frames of the clip + flicker
+    ganfx eval grade.onnx --pairs held/ --json                             # held/input/NAME <-> held/target/NAME
+    ganfx eval grade.onnx --video plate.mp4 --reference graded.mp4         # flicker against a treated clip
+
+Runs the ONNX model through the runtime (no torch); see ganfx.trainer.effect_eval.
+"""
+
+from __future__ import annotations
+
+
+def add_effect_arguments(parser):
+    fx = parser.add_argument_group("effect models")
+    fx.add_argument("--pairs", metavar="DIR", help="held-out pairs: DIR/input/NAME <-> DIR/target/NAME (PSNR, SSIM)")
+    fx.add_argument("--video", metavar="CLIP",
+                    help="render this clip and measure the temporal warping-error ratio (and the inputs of --keyframes)")
+    fx.add_argument("--keyframes", metavar="DIR", help="held-out targets named by frame number of --video (PSNR, SSIM)")
+    fx.add_argument("--reference", metavar="REF",
+                    help="the target effect for the ratio: a named process (e.g. stylization), a video of the "
+                         "treated clip, or 'source' (default: the process the model was trained on, else source)")
+    fx.add_argument("--tile", type=int, metavar="N", help="render in N x N tiles")
+
+
+def evaluate(args, path) -> tuple:
+    """(report dict, console text) for an effect model."""
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.trainer.effect_eval import evaluate_effect, format_report
+
+    if args.keyframes and not args.video:
+        raise UserInputError("--keyframes are frames of a clip: give --video CLIP too")
+    if not (args.pairs or args.video):
+        raise UserInputError("effect models are measured on held-out pairs or a clip: give --pairs DIR and/or --video CLIP")
+    from pathlib import Path
+
+    png = None
+    if args.pairs or args.keyframes:  # the shared --png option: held-out rows input | output | target
+        png = getattr(args, "png", None) or f"{Path(path).name.split('.')[0]}-eval.png"
+    report = evaluate_effect(path, pairs=args.pairs, video=args.video, keyframes=args.keyframes,
+                             reference=args.reference, tile=args.tile, png=png)
+    return report, format_report(report)
