@@ -120,7 +120,7 @@ def main() -> None:
         from onnx_models import make_effect_model
 
         model_path = make_effect_model(tmp / "testfx.onnx")
-    model = load_model(model_path, threads=args.threads)
+    model = load_model(model_path, threads=args.threads, spinning=False)  # as `ganfx render` loads it
     proc = Apply(model, args.tile)
     ext = {"prores": ".mov", "prores4444": ".mov", "png": ".mov", "ffv1": ".mkv"}.get(args.codec, ".mp4")
     clip = make_clip(tmp / "clip.mp4", args.frames, width, height, Fraction(24000, 1001))

@@ -101,8 +101,13 @@ def list_models() -> list:
     return out
 
 
-def load_model(name_or_path, providers=None, precision: str = "fp32", threads: int | None = None) -> "Model":
-    """Resolve, check and open a model; see the module docstring."""
+def load_model(name_or_path, providers=None, precision: str = "fp32", threads: int | None = None,
+               spinning: bool = True) -> "Model":
+    """Resolve, check and open a model; see the module docstring.
+
+    `spinning=False` stops idle onnxruntime threads from busy-waiting: right when decoding and
+    encoding threads share the cores (the render pipeline), where spinning steals their time.
+    """
     path = resolve_model_path(name_or_path, precision)
     from .onnxfile import check_external_data, read_onnx_info
 
@@ -118,6 +123,8 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), sess_options=opts, providers=provider_options(chosen))
     except Exception as exc:  # onnxruntime raises its own untyped errors

@@ -80,8 +80,9 @@ def make_processor(model_name, params: dict, options: ProcessorOptions) -> Model
     """Load `model_name` (name or path), check `params` (name -> value or string) against its contract."""
     from ganfx.runtime.model import load_model
 
+    # No spinning: the model shares the cores with the pipeline's decode and encode threads.
     model = load_model(model_name, providers=list(options.providers) if options.providers else None,
-                       precision=options.precision, threads=options.threads)
+                       precision=options.precision, threads=options.threads, spinning=False)
     return ModelProcessor(model, model.spec.coerce_params(params), options)
 
 

@@ -186,3 +186,16 @@ def test_queue_size_bounds_frames_in_flight():
     for w, h, b in ((1920, 1080, 1), (3840, 2160, 2), (7680, 4320, 1)):
         q = queue_size_for(w, h, b)
         assert q == 1 or (5 + 4 * q) * w * h * 16 * b <= 2 << 30
+
+
+def test_models_for_the_pipeline_do_not_spin(effect_path, user_models):
+    """Idle onnxruntime threads must not busy-wait on cores the decode/encode stages need."""
+    from ganfx.plugin.cli.processing import ProcessorOptions, make_processor
+    from ganfx.runtime.model import load_model
+
+    proc = make_processor("testfx", {}, ProcessorOptions(threads=1))
+    entry = "session.intra_op.allow_spinning"
+    assert proc.model.session.get_session_options().get_session_config_entry(entry) == "0"
+    default = load_model(effect_path, threads=1).session.get_session_options()
+    with pytest.raises(Exception):  # plain load_model keeps onnxruntime's default (no entry)
+        default.get_session_config_entry(entry)
