@@ -264,15 +264,15 @@ class RenderOptions:
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
 
 
-def parse_frame_range(text: str) -> tuple:
+def parse_frame_range(text: str, option: str = "--frames") -> tuple:
     """"1001-1100" -> (1001, 1100); "12" -> (12, 12). UserInputError for anything else."""
     m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text or "")
     if not m:
-        raise UserInputError(f"--frames takes FIRST-LAST (e.g. 1001-1100), got {text!r}")
+        raise UserInputError(f"{option} takes FIRST-LAST (e.g. 1001-1100), got {text!r}")
     first = int(m.group(1))
     last = int(m.group(2)) if m.group(2) is not None else first
     if last < first:
-        raise UserInputError(f"--frames {text}: the last frame comes before the first")
+        raise UserInputError(f"{option} {text}: the last frame comes before the first")
     return first, last
 
 
@@ -353,21 +353,25 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
 
 
 def generate_file(output_path, processor, count: int, size: tuple,
-                  options: RenderOptions = RenderOptions()) -> RenderStats:
-    """Render `count` generated frames (numbered from 0) to a still, a sequence or a video."""
-    from .io import OutputSpec, open_writer
+                  options: RenderOptions = RenderOptions(), frames: tuple | None = None) -> RenderStats:
+    """Render generated frames 0..count-1 (or the chunk `frames` = (first, last) of them) to a
+    still, a sequence or a video. Frame n is the same image whichever chunk renders it.
+
+        generate_file("tex/grass.####.exr", processor, count=240, size=(2048, 2048), frames=(0, 59))
+    """
+    from .io import OutputSpec, is_sequence, open_writer
 
     if count < 1:
         raise UserInputError(f"--frames must be at least 1, got {count}")
-    if options.resume:
-        from .io import is_sequence
-
-        if not is_sequence(output_path):
-            raise UserInputError("--resume works with image-sequence outputs (tex.####.exr)", path=output_path)
+    first, last = frames or (0, count - 1)
+    if first < 0 or last > count - 1:
+        raise UserInputError(f"--range {first}-{last} is outside the {count} frames 0-{count - 1}")
+    if options.resume and not is_sequence(output_path):
+        raise UserInputError("--resume works with image-sequence outputs (tex.####.exr)", path=output_path)
     spec = OutputSpec(int(size[0]), int(size[1]), frame_rate=options.fps or Fraction(24), codec=options.codec,
                       bit_depth=8, overwrite=options.overwrite, resume=options.resume,
-                      frame_numbers=tuple(range(count)), quality=options.quality)
+                      frame_numbers=tuple(range(first, last + 1)), quality=options.quality)
     writer = open_writer(output_path, spec, options.writer)
-    numbers = [n for n in range(count) if n not in writer.done_frames]
+    numbers = [n for n in range(first, last + 1) if n not in writer.done_frames]
     source = (Frame(n, None) for n in numbers)
-    return _run(source, processor, writer, len(numbers), (0, count - 1), options, Path(output_path).name)
+    return _run(source, processor, writer, len(numbers), (first, last), options, Path(output_path).name)

@@ -20,6 +20,8 @@ def add_arguments(parser):
                         help="image (one frame), sequence pattern (tex.####.exr) or video (mp4/mov/mkv)")
     parser.add_argument("--size", required=True, metavar="WxH", help="frame size, e.g. 1920x1080")
     parser.add_argument("--frames", type=int, default=1, metavar="N", help="number of frames (default 1: a still)")
+    parser.add_argument("--range", metavar="A-B", dest="chunk",
+                        help="render only frames A..B of the N (farm chunks; frame numbers are kept)")
     parser.add_argument("--fps", default="24", help="frame rate; animation time of frame n is n/fps (default 24)")
     parser.add_argument("--seed", type=int, help="which texture of the family (the model parameter seed)")
     parser.add_argument("--loop", action="store_true", help="loop over the frame count: frame N equals frame 0")
@@ -39,9 +41,10 @@ def parse_size(text):
 def run(args) -> int:
     from ganfx.plugin.cli.processing import make_processor, parse_params
     from ganfx.runtime.errors import UserInputError
-    from ganfx.runtime.pipeline import generate_file
+    from ganfx.runtime.pipeline import generate_file, parse_frame_range
 
     size = parse_size(args.size)
+    chunk = parse_frame_range(args.chunk, "--range") if args.chunk is not None else None
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")
     fps = parse_fps(args.fps)
@@ -56,7 +59,7 @@ def run(args) -> int:
     if processor.kind != "texture":
         raise UserInputError(f"{processor.spec.name} is an {processor.kind} model; use `ganfx render`")
     stop_on_sigterm()
-    stats = generate_file(args.output, processor, args.frames, size, options)
+    stats = generate_file(args.output, processor, args.frames, size, options, chunk)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
               f"({stats.fps:.1f} fps)")

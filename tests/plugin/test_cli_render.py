@@ -149,6 +149,20 @@ def test_generate_still_sequence_and_video(tmp_path, capsys):
         assert (r.properties.frame_count, r.properties.frame_rate) == (12, Fraction(30000, 1001))
 
 
+def test_generate_farm_chunks_match_a_whole_render(tmp_path, capsys):
+    whole, chunks = tmp_path / "whole" / "t.####.exr", tmp_path / "chunks" / "t.####.exr"
+    common = ["--size", "32x32", "--frames", "6", "--loop", "--quiet", "--codec", "float"]
+    assert cli(capsys, "generate", "testtex", "-o", whole, *common)[0] == 0
+    for chunk in ("0-2", "3-5"):
+        assert cli(capsys, "generate", "testtex", "-o", chunks, "--range", chunk, *common)[0] == 0
+    with open_reader(whole) as a, open_reader(chunks) as b:
+        assert (b.properties.first_frame, b.properties.last_frame) == (0, 5)
+        assert all(np.array_equal(x.image, y.image) for x, y in zip(a.frames(), b.frames()))
+    rc, _, err = cli(capsys, "generate", "testtex", "-o", tmp_path / "x.####.png", "--size", "8x8", "--frames", "6",
+                     "--range", "4-9")
+    assert rc == 1 and "--range 4-9 is outside the 6 frames 0-5" in err
+
+
 def test_generate_loop_returns_to_frame_zero(texture_path):
     from ganfx.plugin.cli.processing import ProcessorOptions, make_processor
 
