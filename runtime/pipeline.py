@@ -203,7 +203,17 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
 
     def inference(item):
         frames, batch_in = item
-        out = processor.process(batch_in, [f.number for f in frames])
+        numbers = [f.number for f in frames]
+        try:
+            out = processor.process(batch_in, numbers)
+        except MemoryError:
+            raise GanfxError(f"out of memory rendering frame {numbers[0]}; use --tile N or a smaller --batch") from None
+        except Exception as exc:
+            if not type(exc).__module__.startswith("onnxruntime"):
+                raise
+            # Runtime failures (device out of memory, a provider error) are not bugs here: one line.
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GanfxError(f"inference failed on frame {numbers[0]}: {text}") from None
         if not isinstance(out, np.ndarray) or out.ndim != 4 or out.shape[0] != len(frames):
             shape = getattr(out, "shape", type(out).__name__)
             raise GanfxError(f"processor returned {shape} for {len(frames)} frames; expected [N,H,W,C]")

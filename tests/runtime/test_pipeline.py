@@ -199,3 +199,19 @@ def test_models_for_the_pipeline_do_not_spin(effect_path, user_models):
     default = load_model(effect_path, threads=1).session.get_session_options()
     with pytest.raises(Exception):  # plain load_model keeps onnxruntime's default (no entry)
         default.get_session_config_entry(entry)
+
+
+def test_runtime_failures_become_one_line_errors():
+    class OutOfMemory(Invert):
+        def process(self, frames, numbers):
+            raise MemoryError
+
+    with pytest.raises(GanfxError, match="out of memory rendering frame 0; use --tile"):
+        render(source(2), OutOfMemory(), ListWriter(), total=2)
+
+    class Bug(Invert):
+        def process(self, frames, numbers):
+            raise ZeroDivisionError  # a programming error keeps its traceback
+
+    with pytest.raises(ZeroDivisionError):
+        render(source(2), Bug(), ListWriter(), total=2)
