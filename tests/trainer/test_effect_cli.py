@@ -89,3 +89,37 @@ def test_bad_input_one_line(tmp_path, footage, capsys, case):
     line = error_line(capsys)
     assert line.startswith("ganfx train: error:") and want in line
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_demo_effect_part_side_by_side(tmp_path, footage, monkeypatch):
+    """The demo's effect part on the shipped clip: source | effect, same frames, double width."""
+    import types
+
+    import numpy as np
+
+    import ganfx.runtime.model as runtime_model
+    from ganfx.plugin.cli.demo_effect import effect_side_by_side, shipped_clip
+    from ganfx.runtime.contract import read_spec
+    from ganfx.runtime.io import open_reader
+    from ganfx.runtime.model import ModelEntry, load_model
+    from ganfx.trainer.effect_task import EffectConfig, EffectTask
+    from ganfx.trainer.export import export_run
+    from ganfx.trainer.loop import train
+    from ganfx.trainer.config import LoopConfig
+
+    clip, kf, _ = footage
+    task = EffectTask(EffectConfig(video=str(clip), keyframes=str(kf), name="tiny", patch=32, batch=2, g_width=8,
+                                   g_blocks=1, d_width=8))
+    result = train(task, LoopConfig(iterations=1, threads=1, progress=False), tmp_path / "run", log=lambda *a: None)
+    model, _ = export_run(result.run_dir, tmp_path / "tiny.onnx")
+    monkeypatch.setattr(runtime_model, "list_models", lambda: [ModelEntry("tiny", "shipped", model, read_spec(model))])
+    (out,) = effect_side_by_side(types.SimpleNamespace(no_progress=True), tmp_path)
+    with open_reader(shipped_clip()) as src, open_reader(out) as res:
+        assert res.properties.frame_count == src.properties.frame_count
+        assert (res.properties.width, res.properties.height) == (2 * src.properties.width, src.properties.height)
+        a = next(iter(src.frames(5, 5))).image
+        b = next(iter(res.frames(5, 5))).image
+    w = a.shape[1]
+    fx = load_model(model).apply(a)
+    assert np.abs(b[:, :w].astype(int) - a).mean() < 4  # left: the source (through H.264 twice)
+    assert np.abs(b[:, w:].astype(int) - fx).mean() < 4  # right: the effect
