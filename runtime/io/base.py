@@ -193,7 +193,13 @@ def convert_image(image: np.ndarray, dtype, channels: int) -> np.ndarray:
     img = image if image.ndim == 3 else image[..., None]
     if img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
-    if img.dtype != dtype:
+    if img.shape[-1] == 4 and channels == 3:
+        img = img[..., :3]  # drop alpha first: less to convert
+    if img.dtype == np.uint8 and dtype == np.uint16:
+        img = img.astype(np.uint16) * np.uint16(257)  # exact: 255 * 257 = 65535
+    elif img.dtype == np.uint16 and dtype == np.uint8:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(x / 257), no ties
+    elif img.dtype != dtype:
         colour, alpha = img[..., :3], img[..., 3:]
         src_float = img.dtype.kind == "f"
         if src_float:

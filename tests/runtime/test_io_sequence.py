@@ -160,3 +160,20 @@ def test_channel_order_matches_other_tools(tmp_path):
     write_image(tmp_path / "r.exr", red.astype(np.float32) / 255)
     channels = OpenEXR.File(str(tmp_path / "r.exr"), separate_channels=True).channels()
     assert channels["R"].pixels.max() == 1 and channels["G"].pixels.max() == 0 and channels["B"].pixels.max() == 0
+
+
+def test_convert_image_depths_and_alpha():
+    from ganfx.runtime.io import convert_image
+    from ganfx.runtime.frames import linear_to_srgb
+
+    x = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, -1)  # [1,256,3]
+    deep = convert_image(x, np.uint16, 3)
+    assert np.array_equal(deep[0, :, 0], np.arange(256) * 257)
+    assert np.array_equal(convert_image(deep, np.uint8, 3), x)
+    z = np.arange(65536, dtype=np.uint16)[None, :, None].repeat(3, -1)
+    assert np.array_equal(convert_image(z, np.uint8, 3)[0, :, 0], np.rint(np.arange(65536) / 257))
+    rgba = convert_image(x, np.uint8, 4)
+    assert rgba.shape == (1, 256, 4) and (rgba[..., 3] == 255).all()
+    lin = np.full((2, 2, 4), 0.5, np.float32)  # linear colour, alpha 0.5
+    out = convert_image(lin, np.uint8, 4)
+    assert out[0, 0, 0] == round(float(linear_to_srgb(np.float32(0.5))) * 255) and out[0, 0, 3] == 128
