@@ -15,6 +15,7 @@ depends only on a fixed window of noise cells, so tiles rendered alone equal the
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -50,6 +51,11 @@ class TextureGenerator(nn.Module):
             ))
         self.ups = nn.Sequential(*ups)
         self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
+        for m in self.modules():  # He init for LeakyReLU: varied output from the first step
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.to_rgb.weight, std=0.5 / math.sqrt(widths[-1]))
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         x = self.cells(self.mapping(noise))
@@ -57,42 +63,31 @@ class TextureGenerator(nn.Module):
 
 
 @torch.no_grad()
-def _influence(G: TextureGenerator, cells: int, seed: int = 0) -> tuple:
-    """Pixels of the output that change when the centre noise cell changes: (y0, y1, x0, x1)."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(1, G.noise_channels, cells, cells, generator=g)
-    bumped = noise.clone()
-    c = cells // 2
-    bumped[:, :, c, c] += 3.0 * torch.randn(G.noise_channels, generator=g)
-    diff = (G(noise) - G(bumped)).abs().amax(dim=(0, 1))  # [H,W]
-    ys, xs = torch.nonzero(diff > 0, as_tuple=True)
-    if ys.numel() == 0:
-        return None
-    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-
-
-def measure_halo_cells(G: TextureGenerator, seed: int = 0) -> int:
+def measure_halo_cells(G: TextureGenerator) -> int:
     """Noise cells of context an output cell needs on each side, measured by perturbing one cell.
 
-    The reach of one noise cell equals the reach of an output cell into the noise (convolutions
-    are symmetric in extent), so this is the halo Model.generate must add around every window.
+    Measured on a structural copy (positive weights, no bias, no tanh), so no cancellation or
+    saturation of the trained weights can hide a dependency. The reach of one noise cell equals
+    the reach of an output cell into the noise (convolutions are symmetric in extent), so this
+    is the halo Model.generate must add around every window.
     """
-    was = G.training
-    G.eval()
-    try:
-        cells = 9
-        while True:
-            box = _influence(G, cells, seed)
-            c, s = cells // 2, G.stride
-            if box is None:
-                return 0
-            y0, y1, x0, x1 = box
-            reach = max(c - y0 // s, (y1 - 1) // s - c, c - x0 // s, (x1 - 1) // s - c)
-            if reach < c - 1:  # the influence fits with margin; zero padding did not clip it
-                return int(reach)
-            cells = 2 * cells + 1
-    finally:
-        G.train(was)
+    probe = copy.deepcopy(G).eval()
+    for m in probe.modules():
+        if isinstance(m, nn.Conv2d):
+            m.weight.copy_(m.weight.abs() + 1e-3)
+            m.bias.zero_()
+    s, cells = G.stride, 9
+    while True:
+        noise = torch.zeros(1, G.noise_channels, cells, cells)
+        c = cells // 2
+        noise[:, :, c, c] = 1.0
+        out = probe.to_rgb(probe.ups(probe.cells(probe.mapping(noise))))  # pre-tanh
+        ys, xs = torch.nonzero(out.abs().amax(dim=(0, 1)) > 0, as_tuple=True)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        reach = max(c - y0 // s, (y1 - 1) // s - c, c - x0 // s, (x1 - 1) // s - c)
+        if reach < c - 1:  # the influence fits with margin; the window border did not clip it
+            return int(reach)
+        cells = 2 * cells + 1
 
 
 class PatchDiscriminator(nn.Module):

@@ -178,7 +178,8 @@ class TextureTask:
             real_r1 = real.detach().requires_grad_(True)
             out = self.D(self._aug(real_r1))
             (grad,) = torch.autograd.grad(out.sum(), real_r1, create_graph=True)
-            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            # Per patch logit: the summed map's gradient grows with the number of patches.
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean() / (out.shape[2] * out.shape[3])
             loss_d = loss_d + r1 * (cfg.r1_gamma * 0.5 * cfg.r1_every)
         loss_d.backward()
         self.opt_d.step()

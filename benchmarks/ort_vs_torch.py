@@ -1,0 +1,91 @@
+"""onnxruntime vs PyTorch eager on the same texture generator, same input, same CPU threads.
+
+    python benchmarks/ort_vs_torch.py                       # a shipped model's architecture (brick)
+    python benchmarks/ort_vs_torch.py --threads 2 --size 512 --repeat 5
+
+Builds the generator the way the trainer does (random weights: speed does not depend on
+the values), exports it with ganfx.trainer.export, then times one forward pass of each
+engine on a noise grid of SIZE x SIZE output pixels, best of REPEAT after a warm-up.
+Prints the ratio torch time / onnxruntime time; DESIGN.md's target is >= 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def best_of(fn, repeat: int) -> float:
+    fn()  # warm-up: allocations, kernel selection
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both engines (default 1)")
+    parser.add_argument("--size", type=int, default=512, help="output pixels per side (default 512)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--stride", type=int, default=8)
+    parser.add_argument("--widths", default="128,96,48,24", help="generator widths per level")
+    parser.add_argument("--cell-blocks", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    import onnxruntime as ort
+    import torch
+
+    from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_params
+    from ganfx.trainer.export import ExportPlan, export_plan
+    from ganfx.trainer.texture_nets import TextureGenerator, measure_halo_cells
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    G = TextureGenerator(16, args.stride, widths, args.cell_blocks).eval()
+    halo = measure_halo_cells(G)
+    cells = args.size // args.stride + 2 * halo
+    noise = torch.randn(1, 16, cells, cells)
+    spec = ModelSpec(kind="texture", name="bench", version="1", description="benchmark", license="MIT",
+                     inputs=(TensorSpec("noise", 16, (-4.0, 4.0), "none"),),
+                     outputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),), halo=halo * args.stride, multiple=1,
+                     params=texture_params(), noise=NoiseSpec(16, args.stride, halo))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.onnx"
+        plan = ExportPlan(G, spec, torch.randn(1, 16, 2 * halo + 3, 2 * halo + 3), [noise[:, :, :20, :24]],
+                          "noise", "image")
+        export_plan(plan, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = args.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        feed = {"noise": noise.numpy()}
+        with torch.inference_mode():
+            t_torch = best_of(lambda: G(noise), args.repeat)
+            want = G(noise).numpy()
+        t_ort = best_of(lambda: sess.run(None, feed), args.repeat)
+        got = sess.run(None, feed)[0]
+    px = (cells * args.stride) ** 2
+    print(f"generator: stride {args.stride}, widths {widths}, {sum(p.numel() for p in G.parameters()) / 1e6:.2f}M "
+          f"params; input {cells}x{cells} cells -> {cells * args.stride}x{cells * args.stride} px; "
+          f"threads {args.threads}; torch {torch.__version__}, onnxruntime {ort.__version__}")
+    print(f"torch eager:  {t_torch * 1000:8.1f} ms  ({px / t_torch / 1e6:.2f} Mpx/s)")
+    print(f"onnxruntime:  {t_ort * 1000:8.1f} ms  ({px / t_ort / 1e6:.2f} Mpx/s)")
+    print(f"max abs difference: {np.abs(got - want).max():.2e}")
+    print(f"ratio onnxruntime vs torch eager: {t_torch / t_ort:.2f}x (target >= 2x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.exit(main())

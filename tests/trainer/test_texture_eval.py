@@ -1,0 +1,67 @@
+"""SWD, the classical baselines, and `ganfx eval` for texture models."""
+
+import json
+
+import numpy as np
+import pytest
+from test_texture_train import model_path  # noqa: F401 (fixture: a tiny trained, exported texture)
+from texture_fixtures import stripes
+
+from ganfx.plugin.cli import main
+from ganfx.trainer.baselines import image_quilting, periodic_component, random_phase_noise
+from ganfx.trainer.exemplars import load_exemplar
+from ganfx.trainer.swd import laplacian_pyramid, swd, swd_levels
+
+
+@pytest.fixture(scope="module")
+def exemplar(tmp_path_factory):
+    return load_exemplar(stripes(tmp_path_factory.mktemp("ev") / "s.png", size=(96, 96)))
+
+
+def test_swd_is_zero_for_the_same_image_and_grows_with_difference(exemplar):
+    assert swd(exemplar, exemplar) == 0.0
+    rng = np.random.default_rng(0)
+    slightly = np.clip(exemplar + rng.normal(0, 0.02, exemplar.shape), 0, 1).astype(np.float32)
+    noise = rng.random(exemplar.shape).astype(np.float32)
+    assert 0 < swd(slightly, exemplar) < swd(noise, exemplar)
+    assert swd(exemplar * 0.5, exemplar) > swd(slightly, exemplar)  # a darker copy is measured, not normalised away
+    assert len(swd_levels(exemplar, exemplar)) == len(laplacian_pyramid(exemplar)) == 3  # 96 -> 48 -> 24 (>= 16)
+    assert swd(slightly, exemplar) == swd(slightly, exemplar)  # seeded
+
+
+def test_random_phase_noise_keeps_the_spectrum_and_mean(exemplar):
+    out = random_phase_noise(exemplar, seed=1)
+    assert out.shape == exemplar.shape and out.dtype == np.float32
+    assert abs(out.mean() - exemplar.mean()) < 0.02
+    per = periodic_component(exemplar)
+    want = np.abs(np.fft.fft2(per - per.mean(axis=(0, 1)), axes=(0, 1)))
+    got = np.abs(np.fft.fft2(out - out.mean(axis=(0, 1)), axes=(0, 1)))
+    assert np.corrcoef(want.ravel(), got.ravel())[0, 1] > 0.95
+    assert np.abs(out - exemplar).mean() > 0.05  # not a copy
+    assert not np.array_equal(out, random_phase_noise(exemplar, seed=2))
+
+
+def test_quilting_is_made_of_exemplar_blocks(exemplar):
+    out = image_quilting(exemplar, (120, 150), block=24, seed=0)
+    assert out.shape == (120, 150, 3)
+    # the first block is an exact copy of some exemplar block
+    first = out[:12, :12]
+    hits = [(y, x) for y in range(96 - 11) for x in range(96 - 11) if np.array_equal(exemplar[y:y + 12, x:x + 12], first)]
+    assert hits
+    assert swd(image_quilting(exemplar, (96, 96), block=24), exemplar) < swd(random_phase_noise(exemplar), exemplar) * 3
+
+
+def test_eval_command_reports_all_methods_and_writes_the_side_by_side(model_path, tmp_path, capsys):  # noqa: F811
+    ex = stripes(tmp_path / "wall.png")
+    png = tmp_path / "side.png"
+    assert main(["eval", str(model_path), "--exemplar", str(ex), "--seeds", "1", "--png", str(png), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["swd"]) == {"ganfx", "random_phase", "quilting"}
+    assert all(v > 0 for v in report["swd"].values())
+    assert report["size"] == [80, 72] and report["png"] == str(png)
+    import cv2
+
+    img = cv2.imread(str(png))
+    assert img.shape[1] > 4 * 72  # four panels side by side
+    assert main(["eval", str(model_path)]) == 1
+    assert "--exemplar" in capsys.readouterr().err
