@@ -40,50 +40,66 @@ class ProcessorOptions:
 
 
 class ModelProcessor:
-    """A loaded ganfx model applied to batches of frames (effect) or generating them (texture)."""
+    """A plugin (a ganfx model's GanEffect, or a user plugin) driven through the reference host.
 
-    def __init__(self, model, params: dict, options: ProcessorOptions):
-        self.model, self.spec, self.options = model, model.spec, options
-        self.kind = self.spec.kind  # "effect" | "texture"
-        self.params = params  # coerced values of the model's parameters
+    The CLI is an OpenFX-style host: every frame goes through ganfx.plugin.host.Host, the same
+    actions (regions, identity, render) the Blender extension and any other host call.
+    """
+
+    def __init__(self, plugin, params: dict, options: ProcessorOptions):
+        from ganfx.plugin.ofx import FILTER, HostInfo
+        from ganfx.plugin.host import Host
+
+        self.plugin, self.options = plugin, options
+        self.model = getattr(plugin, "model", None)  # the loaded Model of a GanEffect; None for user plugins
+        width, height = options.size or (1920, 1080)
+        info = HostInfo(name="ganfx-cli", project_size=(width, height), frame_rate=float(Fraction(options.fps)),
+                        tile=options.tile, pixel_depth="float")
+        self.host = Host(plugin, info)
+        self.spec = getattr(plugin, "spec", None) or _PluginSpec(self.host.descriptor.label)
+        self.kind = "effect" if FILTER in self.host.descriptor.contexts else "texture"
+        if self.kind == "texture" and options.loop_frames is not None and self.host.descriptor.param("loop"):
+            params = {**params, "loop": options.loop_frames}  # --loop: over the whole frame count
+        self.instance = self.host.create_instance(params)
+        self.params = self.instance.values  # checked values of the plugin's parameters
+        self._open = False
 
     def begin(self, frame_range) -> None:
+        self.end()
         self.frame_range = frame_range
+        self.host.begin_sequence(self.instance, frame_range or (0, 0))
+        self._open = True
 
     def process(self, frames, frame_numbers) -> np.ndarray:
+        if not self._open:  # called without begin(): a sequence of just these frames
+            self.begin((min(frame_numbers), max(frame_numbers)))
         if self.kind == "effect":
             if frames is None:
                 raise UserInputError(f"{self.spec.name} is an effect model: it needs source frames")
-            colorspace = "linear" if frames.dtype.kind == "f" else "srgb"
-            return self.model.apply(frames, strength=float(self.params.get("strength", 1.0)),
-                                    tile=self.options.tile, colorspace=colorspace)
-        return np.stack([self._generate(n) for n in frame_numbers])
-
-    def _generate(self, number: int) -> np.ndarray:
-        p, o = self.params, self.options
-        if o.size is None:
+            return np.stack([self.host.render_frame(self.instance, n, f) for f, n in zip(frames, frame_numbers)])
+        if self.options.size is None:
             raise UserInputError(f"{self.spec.name} is a texture model: it needs an output size")
-        width, height = o.size
-        fps = Fraction(o.fps)
-        loop_frames = o.loop_frames if o.loop_frames is not None else int(p.get("loop", 0) or 0)
-        return self.model.generate(
-            width, height, t=float(number / fps), seed=int(p.get("seed", 0)), speed=float(p.get("speed", 1.0)),
-            loop=float(loop_frames / fps) if loop_frames else None, tileable=bool(p.get("tileable", False)),
-            scale=float(p.get("scale", 1.0)), tile=o.tile, dtype=np.float32, colorspace="linear",
-        )  # [H,W,C] float32, scene-linear
+        return np.stack([self.host.render_frame(self.instance, n) for n in frame_numbers])  # float32 linear
 
     def end(self) -> None:
-        pass
+        if self._open:
+            self._open = False
+            self.host.end_sequence(self.instance)
+
+
+@dataclass(frozen=True)
+class _PluginSpec:
+    name: str  # what the commands print about a user plugin
 
 
 def make_processor(model_name, params: dict, options: ProcessorOptions) -> ModelProcessor:
-    """Load `model_name` (name or path), check `params` (name -> value or string) against its contract."""
-    from ganfx.runtime.model import load_model
+    """Open `model_name` (model name/path, or user plugin name/.py), check `params` against it."""
+    from ganfx.plugin.discovery import open_plugin
 
     # No spinning: the model shares the cores with the pipeline's decode and encode threads.
-    model = load_model(model_name, providers=list(options.providers) if options.providers else None,
-                       precision=options.precision, threads=options.threads, spinning=False)
-    return ModelProcessor(model, model.spec.coerce_params(params), options)
+    plugin = open_plugin(model_name, providers=list(options.providers) if options.providers else None,
+                         precision=options.precision, threads=options.threads, spinning=False)
+    return ModelProcessor(plugin, params, options)
 
 
 def parse_params(items) -> dict:

@@ -1,0 +1,99 @@
+"""GanEffect: one OpenFX-style plugin built from any ganfx model's contract.
+
+Effect models become filters (Source -> Output through Model.apply), texture models
+generators (Output from Model.generate). The parameters are the model's ganfx.params.
+
+    from ganfx.plugin.gan_effect import GanEffect
+    from ganfx.plugin.host import Host
+    host = Host(GanEffect.load("watercolor"))
+    instance = host.create_instance({"strength": 0.8})
+    out = host.render_frame(instance, 0, frame)          # [H,W,C] in -> [H,W,C] out
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ganfx.runtime.model import Model
+
+from . import ofx
+from .ofx import (
+    FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, IdentityResult, ImageEffect, Instance,
+    IsIdentityArgs, PluginDescriptor, Rect, RegionsOfInterestArgs, RenderArgs,
+)
+
+# Output pixel depth of generators: the media convention (float = scene-linear, ints = sRGB).
+DEPTHS = {"float": (np.float32, "linear"), "short": (np.uint16, "srgb"), "byte": (np.uint8, "srgb")}
+
+
+class GanEffect(ImageEffect):
+    """The plugin of one loaded model; see the module docstring."""
+
+    def __init__(self, model: Model):
+        self.model, self.spec = model, model.spec
+
+    @classmethod
+    def load(cls, name_or_path, **load_options) -> "GanEffect":
+        """`load_options` go to ganfx.runtime.load_model (providers, precision, threads, spinning)."""
+        from ganfx.runtime.model import load_model
+
+        return cls(load_model(name_or_path, **load_options))
+
+    # -- description -------------------------------------------------------------------
+    def describe(self) -> PluginDescriptor:
+        s = self.spec
+        return PluginDescriptor(
+            identifier=f"org.ganfx.{s.name}", label=s.name, grouping="ganfx", version=s.version,
+            contexts=(FILTER,) if s.kind == "effect" else (GENERATOR,), params=tuple(s.params),
+            description=s.description,
+            # Textures render whole frames (the model tiles inside with the host's tile hint);
+            # effects can render any window given their halo of source pixels.
+            supports_tiles=s.kind == "effect",
+        )
+
+    # -- per-frame actions ---------------------------------------------------------------
+    def begin_sequence_render(self, instance: Instance, args: BeginSequenceRenderArgs) -> None:
+        instance.data["frame_range"] = args.frame_range
+        return None
+
+    def get_regions_of_interest(self, instance: Instance, args: RegionsOfInterestArgs) -> dict | None:
+        if self.spec.kind != "effect":
+            return None
+        # The model needs `halo` source pixels around every output pixel, and windows that
+        # start on its size multiple (strided layers see the same phase as a whole frame).
+        halo, m = self.spec.halo, self.spec.multiple
+        w = args.window
+        x1, y1 = (w.x1 - halo) // m * m, (w.y1 - halo) // m * m
+        return {SOURCE: Rect(x1, y1, w.x2 + halo, w.y2 + halo)}
+
+    def is_identity(self, instance: Instance, args: IsIdentityArgs) -> IdentityResult | None:
+        if self.spec.kind == "effect" and float(instance.values.get("strength", 1.0)) <= 0.0:
+            return IdentityResult(SOURCE, args.time)  # strength 0: the source, no inference
+        return None
+
+    def render(self, instance: Instance, args: RenderArgs) -> np.ndarray:
+        if self.spec.kind == "effect":
+            return self._render_effect(instance, args)
+        return self._render_texture(instance, args)
+
+    def _render_effect(self, instance: Instance, args: RenderArgs) -> np.ndarray:
+        src = args.source  # covers the region of interest, clipped to the frame by the host
+        colorspace = "linear" if src.pixels.dtype.kind == "f" else "srgb"
+        out = self.model.apply(src.pixels, strength=float(instance.values.get("strength", 1.0)),
+                               colorspace=colorspace)  # [h,w,C] over src.bounds
+        return ofx.Image(out, src.bounds).crop(args.render_window)
+
+    def _render_texture(self, instance: Instance, args: RenderArgs) -> np.ndarray:
+        v, host = instance.values, instance.host
+        dtype, colorspace = DEPTHS[host.pixel_depth]
+        fps = float(host.frame_rate)
+        loop = int(v.get("loop", 0) or 0)
+        window = args.render_window
+        return self.model.generate(
+            window.width, window.height, t=float(args.time) / fps, seed=int(v.get("seed", 0)),
+            speed=float(v.get("speed", 1.0)), loop=loop / fps if loop else None,
+            tileable=bool(v.get("tileable", False)),
+            # A proxy render shows the same texture, smaller: features shrink with the scale.
+            scale=float(v.get("scale", 1.0)) * float(args.render_scale[0]),
+            tile=host.tile, dtype=dtype, colorspace=colorspace,
+        )  # [H,W,C]
