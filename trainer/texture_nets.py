@@ -27,6 +27,17 @@ def _act():
     return nn.LeakyReLU(0.2)
 
 
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit RMS (Karras et al. 2018).
+
+    Per pixel, across channels only: no statistics over the image, so tiling stays exact,
+    and it keeps the generator's activations from drifting in scale while training.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
 class TextureGenerator(nn.Module):
     """Noise cells -> texture. # [N,noise_channels,h,w] -> [N,3,h*stride,w*stride] in -1..1"""
 
@@ -40,14 +51,15 @@ class TextureGenerator(nn.Module):
             raise ValueError(f"widths needs {levels + 1} entries for stride {stride} (one per level), got {len(widths)}")
         self.noise_channels, self.stride = int(noise_channels), int(stride)
         w0 = widths[0]
-        self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act())
-        self.cells = nn.Sequential(*[m for _ in range(cell_blocks) for m in (nn.Conv2d(w0, w0, 3, padding=1), _act())])
+        self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act(), PixelNorm())
+        self.cells = nn.Sequential(*[m for _ in range(cell_blocks)
+                                     for m in (nn.Conv2d(w0, w0, 3, padding=1), _act(), PixelNorm())])
         ups = []
         for cin, cout in zip(widths[:-1], widths[1:]):
             ups.append(nn.Sequential(
                 nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(cin, cout, 3, padding=1), _act(),
-                nn.Conv2d(cout, cout, 3, padding=1), _act(),
+                nn.Conv2d(cin, cout, 3, padding=1), _act(), PixelNorm(),
+                nn.Conv2d(cout, cout, 3, padding=1), _act(), PixelNorm(),
             ))
         self.ups = nn.Sequential(*ups)
         self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
@@ -58,15 +70,17 @@ class TextureGenerator(nn.Module):
         nn.init.normal_(self.to_rgb.weight, std=0.5 / math.sqrt(widths[-1]))
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        x = self.cells(self.mapping(noise))
-        return torch.tanh(self.to_rgb(self.ups(x)))
+        y = self.to_rgb(self.ups(self.cells(self.mapping(noise))))
+        # Linear output while training (a saturated tanh stops all learning); clamped to the
+        # contract's -1..1 in eval mode, which is what export traces.
+        return y if self.training else y.clamp(-1.0, 1.0)
 
 
 @torch.no_grad()
 def measure_halo_cells(G: TextureGenerator) -> int:
     """Noise cells of context an output cell needs on each side, measured by perturbing one cell.
 
-    Measured on a structural copy (positive weights, no bias, no tanh), so no cancellation or
+    Measured on a structural copy (positive weights, no bias, no clamp), so no cancellation or
     saturation of the trained weights can hide a dependency. The reach of one noise cell equals
     the reach of an output cell into the noise (convolutions are symmetric in extent), so this
     is the halo Model.generate must add around every window.
@@ -81,7 +95,7 @@ def measure_halo_cells(G: TextureGenerator) -> int:
         noise = torch.zeros(1, G.noise_channels, cells, cells)
         c = cells // 2
         noise[:, :, c, c] = 1.0
-        out = probe.to_rgb(probe.ups(probe.cells(probe.mapping(noise))))  # pre-tanh
+        out = probe.to_rgb(probe.ups(probe.cells(probe.mapping(noise))))  # before the clamp
         ys, xs = torch.nonzero(out.abs().amax(dim=(0, 1)) > 0, as_tuple=True)
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
         reach = max(c - y0 // s, (y1 - 1) // s - c, c - x0 // s, (x1 - 1) // s - c)
