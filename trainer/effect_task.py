@@ -174,17 +174,20 @@ class EffectTask:
         cfg = self.cfg
         x, y, mask = self.sampler.sample()  # [B,3,P,P], [B,3,P,P], [B,1,P,P]
         out = self.G(x)
+        # Outside a mask the target is untreated: show D the target there, so it judges only
+        # the treated area (with no mask this is exactly `out`).
+        fake = out * mask + y * (1 - mask)
 
         # Discriminator: real pairs vs generated ones (generator frozen for this part).
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d = self._d_loss(self.D(x, y), self.D(x, out.detach()))
+        loss_d = self._d_loss(self.D(x, y), self.D(x, fake.detach()))
         loss_d.backward()
         self.opt_d.step()
 
         # Generator: masked L1 + adversarial + consistency under small random warps.
         self.opt_g.zero_grad(set_to_none=True)
         l1 = ((out - y).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
-        adv = self._g_adv(self.D(x, out)) if cfg.adv else out.new_zeros(())
+        adv = self._g_adv(self.D(x, fake)) if cfg.adv else out.new_zeros(())
         tc = out.new_zeros(())
         if cfg.consistency:
             theta = random_warps(x.shape[0], cfg.warp_shift, cfg.warp_zoom, cfg.warp_rotate, self.warp_rng)

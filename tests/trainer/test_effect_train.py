@@ -89,3 +89,18 @@ def test_config_refuses_mixed_forms(tmp_path):
         EffectConfig(pairs="a", video="b.mp4", keyframes="c").check()
     with pytest.raises(UserInputError, match="needs both --video CLIP and --keyframes DIR"):
         EffectConfig(video="b.mp4").check()
+
+
+def test_video_form_with_masks(tmp_path, footage):
+    """Masks named by frame number restrict the loss: patches are centred on masked pixels."""
+    from ganfx.trainer.effect_footage import write_png
+
+    clip, kf, _ = footage
+    (tmp_path / "masks").mkdir()
+    mask = np.zeros((240, 320, 3), np.uint8)
+    mask[100:140, 150:200] = 255
+    write_png(tmp_path / "masks" / "0001.png", mask)
+    task = EffectTask(EffectConfig(video=str(clip), keyframes=str(kf), masks=str(tmp_path / "masks"), **TINY))
+    assert task.train_pairs[0].mask is not None and task.train_pairs[1].mask is None
+    losses = task.step(0)
+    assert all(np.isfinite(v) for v in losses.values())
