@@ -1,0 +1,234 @@
+"""Operators: apply an effect to the active strip, generate a texture.
+
+Both render on a worker thread while a modal timer shows progress (Esc cancels); when run
+from a script or in background mode (`blender -b`, tests) they render synchronously. The
+scene is touched only after the render succeeded, so an error or a cancel leaves it as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import jobs
+from .props import param_values, preferences
+
+MOVIE_TYPES = {"MOVIE", "IMAGE"}
+
+
+def _strips(editor):
+    return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in Blender 4.4
+
+
+def _all_strips(editor):
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def free_channel(editor, above: int, start: int, end: int) -> int:
+    """The lowest channel above `above` with nothing in frames [start, end)."""
+    channel = above + 1
+    while any(s.channel == channel and s.frame_final_start < end and s.frame_final_end > start
+              for s in _all_strips(editor)):
+        channel += 1
+    return channel
+
+
+def output_folder(settings, stem: str) -> Path:
+    """A new folder for this render under the output folder (never an existing one)."""
+    base = settings.output_dir or "//ganfx/"
+    if base.startswith("//") and not bpy.data.filepath:
+        raise jobs.UserInputError("save the .blend file first, or choose an output folder")
+    base = Path(bpy.path.abspath(base))
+    safe = bpy.path.clean_name(stem)
+    folder, n = base / safe, 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{safe}_{n}"
+    return folder
+
+
+def strip_source(strip) -> jobs.SourceClip:
+    """The content frames a movie/image strip shows, as a SourceClip."""
+    first = int(strip.frame_final_start - strip.frame_start)
+    last = int(strip.frame_final_end - strip.frame_start) - 1
+    if strip.type == "MOVIE":
+        return jobs.SourceClip("movie", (bpy.path.abspath(strip.filepath),), first, last)
+    folder = Path(bpy.path.abspath(strip.directory))
+    return jobs.SourceClip("images", tuple(str(folder / e.filename) for e in strip.elements), first, last)
+
+
+class _JobOperator:
+    """Shared run logic: prepare() -> a Job; finish(context, job) touches the scene."""
+
+    _job = None
+    _timer = None
+
+    def execute(self, context):
+        job = self._prepare_or_report(context)
+        if job is None:
+            return {"CANCELLED"}
+        job.run()
+        return self._finish_or_report(context, job)
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        job = self._prepare_or_report(context)
+        if job is None:
+            return {"CANCELLED"}
+        self._job = job
+        job.start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC":
+            job.cancel()
+        if event.type != "TIMER" and event.type != "ESC":
+            return {"PASS_THROUGH"}
+        context.window_manager.progress_update(int(100 * job.progress))
+        if context.workspace is not None:
+            context.workspace.status_text_set(f"ganfx: frame {job.done_frames}/{job.total_frames} (Esc cancels)")
+        if not job.done:
+            return {"RUNNING_MODAL"}
+        self._cleanup(context)
+        return self._finish_or_report(context, job)
+
+    def _cleanup(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+    def _prepare_or_report(self, context):
+        try:
+            return self.prepare(context)
+        except jobs.GanfxError as exc:
+            self.report({"ERROR"}, f"ganfx: {exc}")
+            return None
+
+    def _finish_or_report(self, context, job):
+        if job.error:
+            self.report({"WARNING"} if job.cancelled else {"ERROR"}, f"ganfx: {job.error}")
+            return {"CANCELLED"}
+        try:
+            self.finish(context, job)
+        except Exception as exc:  # noqa: BLE001 - reported in the UI; the scene is not half-changed
+            self.report({"ERROR"}, f"ganfx: could not add the result: {exc}")
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class GANFX_OT_apply_effect(_JobOperator, bpy.types.Operator):
+    """Render the active movie or image strip through a ganfx effect model into a new strip above it"""
+
+    bl_idname = "ganfx.apply_effect"
+    bl_label = "Apply ganfx Effect"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and context.scene.sequence_editor is not None
+
+    def prepare(self, context):
+        scene, settings, prefs = context.scene, context.scene.ganfx, preferences(context)
+        strip = scene.sequence_editor.active_strip
+        if strip is None:
+            raise jobs.UserInputError("no active strip: select a movie or image strip")
+        if strip.type not in MOVIE_TYPES:
+            raise jobs.UserInputError(f"strip {strip.name!r} is a {strip.type.lower()} strip; "
+                                      "select a movie or image strip")
+        model = jobs.resolve_model(settings.model, prefs.models_folder)
+        self._target = (strip.name, strip.channel, int(strip.frame_final_start), int(strip.frame_final_end))
+        spec = jobs.EffectJobSpec(model=model, params=param_values(settings.params), source=strip_source(strip),
+                                  folder=output_folder(settings, f"{strip.name}_{Path(model).stem}"),
+                                  name=bpy.path.clean_name(strip.name), **prefs.host_options())
+        return jobs.Job(jobs.render_effect, spec)
+
+    def finish(self, context, job):
+        editor = context.scene.sequence_editor
+        name, channel, start, end = self._target
+        folder, files = job.spec.folder, job.result
+        new = _strips(editor).new_image(name=f"{name} ganfx", filepath=str(folder / files[0]),
+                                        channel=free_channel(editor, channel, start, end), frame_start=start)
+        for f in files[1:]:
+            new.elements.append(f)
+        editor.active_strip = new
+        self.report({"INFO"}, f"ganfx: {len(files)} frames into {folder}")
+
+
+class GANFX_OT_generate_texture(_JobOperator, bpy.types.Operator):
+    """Generate a texture with a ganfx texture model: a still image, or an animated image sequence"""
+
+    bl_idname = "ganfx.generate_texture"
+    bl_label = "Generate ganfx Texture"
+    bl_options = {"REGISTER"}
+
+    def prepare(self, context):
+        scene, settings, prefs = context.scene, context.scene.ganfx, preferences(context)
+        model = jobs.resolve_model(settings.texture_model, prefs.models_folder)
+        params = param_values(settings.texture_params)
+        still_image = settings.frames == 1 and settings.texture_target == "IMAGE"
+        stem = f"{Path(model).stem}_seed{params.get('seed', 0)}"
+        folder = None if still_image else output_folder(settings, stem)
+        fps = scene.render.fps / scene.render.fps_base
+        spec = jobs.TextureJobSpec(model=model, params=params, size=(settings.width, settings.height),
+                                   frames=settings.frames, fps=fps, folder=folder, name=bpy.path.clean_name(stem),
+                                   loop=settings.loop, **prefs.host_options())
+        self._stem = stem
+        return jobs.Job(jobs.render_texture, spec)
+
+    def finish(self, context, job):
+        settings, spec = context.scene.ganfx, job.spec
+        if spec.folder is None:  # a still, straight into an image datablock
+            frame = job.result[0]  # [H,W,3] float32 linear
+            h, w = frame.shape[:2]
+            image = bpy.data.images.new(self._stem, w, h, alpha=True, float_buffer=True)
+            rgba = np.concatenate([frame, np.ones((h, w, 1), np.float32)], axis=-1)
+            image.pixels.foreach_set(rgba[::-1].ravel())  # Blender stores rows bottom-up
+            image.pack()  # keep the pixels with the .blend
+            self.report({"INFO"}, f"ganfx: image {image.name!r}")
+            return
+        first = spec.folder / job.result[0]
+        if settings.texture_target == "IMAGE":
+            image = bpy.data.images.load(str(first))
+            image.source = "SEQUENCE"
+            image.name = self._stem
+            self.report({"INFO"}, f"ganfx: image sequence {image.name!r} ({spec.frames} frames)")
+            return
+        scene = context.scene
+        editor = scene.sequence_editor or scene.sequence_editor_create()
+        start = scene.frame_current
+        new = _strips(editor).new_image(name=self._stem, filepath=str(first),
+                                        channel=free_channel(editor, 0, start, start + len(job.result)),
+                                        frame_start=start)
+        for f in job.result[1:]:
+            new.elements.append(f)
+        self.report({"INFO"}, f"ganfx: strip {new.name!r} ({spec.frames} frames)")
+
+
+class GANFX_OT_set_model(bpy.types.Operator):
+    """Use this model"""
+
+    bl_idname = "ganfx.set_model"
+    bl_label = "Use Model"
+    bl_options = {"INTERNAL"}
+
+    name: bpy.props.StringProperty()
+    texture: bpy.props.BoolProperty()
+
+    def execute(self, context):
+        setattr(context.scene.ganfx, "texture_model" if self.texture else "model", self.name)
+        return {"FINISHED"}
+
+
+CLASSES = (GANFX_OT_apply_effect, GANFX_OT_generate_texture, GANFX_OT_set_model)

@@ -1,0 +1,163 @@
+"""Blender properties of the ganfx extension: preferences, per-scene settings, contract parameters.
+
+A model's parameters (ganfx.params) become items of a collection, one typed value each,
+rebuilt whenever the model name changes; `param_values(collection)` reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+from bpy.props import (
+    BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, PointerProperty,
+    StringProperty,
+)
+
+PROVIDERS = [
+    ("AUTO", "Automatic", "best available: TensorRT, CUDA, CoreML, DirectML, then CPU"),
+    ("cpu", "CPU", ""),
+    ("cuda", "CUDA", "NVIDIA GPUs (onnxruntime-gpu)"),
+    ("tensorrt", "TensorRT", "NVIDIA GPUs with TensorRT"),
+    ("coreml", "CoreML", "Apple"),
+    ("directml", "DirectML", "Windows GPUs"),
+]
+
+
+def preferences(context=None):
+    """The extension's preferences (models folder, provider, tile size)."""
+    context = context or bpy.context
+    return context.preferences.addons[__package__].preferences
+
+
+class GanfxPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    models_folder: StringProperty(name="Models folder", subtype="DIR_PATH",
+                                  description="folder of .onnx ganfx models, looked up before the built-in places")
+    provider: EnumProperty(name="Execution provider", items=PROVIDERS, default="AUTO")
+    tile_size: IntProperty(name="Tile size", default=0, min=0, soft_max=4096,
+                           description="render frames in tiles of this many pixels (0 = whole frames)")
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "models_folder")
+        col.prop(self, "provider")
+        col.prop(self, "tile_size")
+
+    def host_options(self) -> dict:
+        return {"providers": None if self.provider == "AUTO" else (self.provider,),
+                "tile": self.tile_size or None}
+
+
+_CHOICES = {}  # Blender needs the enum item strings kept alive by Python
+
+
+def _choice_items(self, context):
+    key = self.choices
+    if key not in _CHOICES:
+        _CHOICES[key] = [(c, c, "") for c in (json.loads(key) if key else [])] or [("-", "-", "")]
+    return _CHOICES[key]
+
+
+class GanfxParam(bpy.types.PropertyGroup):
+    """One contract parameter; `kind` says which value field holds it."""
+
+    label: StringProperty()
+    kind: StringProperty()  # ParamSpec.type
+    help: StringProperty()
+    choices: StringProperty()  # JSON list, for kind "choice"
+    value_float: FloatProperty(name="Value")
+    value_int: IntProperty(name="Value")
+    value_bool: BoolProperty(name="Value")
+    value_string: StringProperty(name="Value")
+    value_file: StringProperty(name="Value", subtype="FILE_PATH")
+    value_color: FloatVectorProperty(name="Value", subtype="COLOR", size=3, min=0.0, soft_max=1.0)
+    value_choice: EnumProperty(name="Value", items=_choice_items)
+
+    FIELDS = {"double": "value_float", "int": "value_int", "seed": "value_int", "bool": "value_bool",
+              "string": "value_string", "file": "value_file", "rgb": "value_color", "choice": "value_choice"}
+
+    @property
+    def field(self) -> str:
+        return self.FIELDS[self.kind]
+
+    def value(self):
+        v = getattr(self, self.field)
+        return tuple(v) if self.kind == "rgb" else v
+
+
+def fill_params(collection, specs) -> None:
+    """Rebuild `collection` from ParamSpecs, keeping values the user set for names that remain."""
+    kept = {p.name: (p.kind, p.value()) for p in collection}
+    collection.clear()
+    for spec in specs:
+        item = collection.add()
+        item.name, item.kind, item.label, item.help = spec.name, spec.type, spec.label or spec.name, spec.help
+        item.choices = json.dumps(list(spec.choices)) if spec.choices else ""
+        old = kept.get(spec.name)
+        value = old[1] if old and old[0] == spec.type else spec.default
+        if value is not None:
+            setattr(item, item.field, value)
+
+
+def param_values(collection) -> dict:
+    return {p.name: p.value() for p in collection}
+
+
+def _refresh(settings, context, model_attr: str, params_attr: str) -> None:
+    from .jobs import resolve_model
+
+    collection = getattr(settings, params_attr)
+    try:
+        from ganfx.runtime.contract import read_spec
+
+        spec = read_spec(resolve_model(getattr(settings, model_attr), preferences(context).models_folder))
+    except Exception:  # noqa: BLE001 - an unknown model shows no parameters; running it reports why
+        collection.clear()
+        return
+    fill_params(collection, spec.params)
+
+
+def _effect_model_changed(self, context):
+    _refresh(self, context, "model", "params")
+
+
+def _texture_model_changed(self, context):
+    _refresh(self, context, "texture_model", "texture_params")
+
+
+class GanfxSettings(bpy.types.PropertyGroup):
+    """Per-scene settings: scene.ganfx."""
+
+    model: StringProperty(name="Effect model", update=_effect_model_changed,
+                          description="effect model name (models folder, GANFX_MODELS, shipped) or .onnx path")
+    params: CollectionProperty(type=GanfxParam)
+    output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//ganfx/",
+                               description="rendered frames go into a new folder here (// = next to the .blend)")
+    texture_model: StringProperty(name="Texture model", update=_texture_model_changed)
+    texture_params: CollectionProperty(type=GanfxParam)
+    width: IntProperty(name="Width", default=512, min=1, soft_max=8192)
+    height: IntProperty(name="Height", default=512, min=1, soft_max=8192)
+    frames: IntProperty(name="Frames", default=1, min=1, soft_max=1000,
+                        description="1 = a still; more = an animated texture")
+    loop: BoolProperty(name="Loop", default=True, description="the animation returns to its first frame")
+    texture_target: EnumProperty(name="Into", items=[
+        ("IMAGE", "Image", "a Blender image (an image sequence when animated)"),
+        ("STRIP", "Strip", "an image-sequence strip in the Video Sequencer"),
+    ], default="IMAGE")
+
+
+CLASSES = (GanfxPreferences, GanfxParam, GanfxSettings)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.ganfx = PointerProperty(type=GanfxSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.ganfx
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

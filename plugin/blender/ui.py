@@ -1,0 +1,88 @@
+"""Panels in the Video Sequencer and Image Editor sidebars (tab "ganfx"), and the model menus."""
+
+from __future__ import annotations
+
+import bpy
+
+from .props import preferences
+
+
+def _model_menu(texture: bool):
+    class Menu(bpy.types.Menu):
+        bl_idname = f"GANFX_MT_{'texture' if texture else 'effect'}_models"
+        bl_label = "ganfx Models"
+
+        def draw(self, context):
+            from .jobs import model_names
+
+            wanted = "texture" if texture else "effect"
+            names = [n for n, kind in model_names(preferences(context).models_folder) if kind == wanted]
+            if not names:
+                self.layout.label(text=f"no {wanted} models found")
+            for name in names:
+                op = self.layout.operator("ganfx.set_model", text=name)
+                op.name, op.texture = name, texture
+
+    Menu.__name__ = Menu.bl_idname
+    return Menu
+
+
+EffectModels, TextureModels = _model_menu(False), _model_menu(True)
+
+
+def draw_params(layout, collection):
+    for p in collection:
+        layout.prop(p, p.field, text=p.label)
+
+
+def draw_model(layout, settings, attr, menu):
+    row = layout.row(align=True)
+    row.prop(settings, attr, text="Model")
+    row.menu(menu.bl_idname, text="", icon="DOWNARROW_HLT")
+
+
+class GANFX_PT_effect(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "ganfx"
+    bl_label = "ganfx Effect"
+
+    def draw(self, context):
+        settings = context.scene.ganfx
+        layout = self.layout
+        draw_model(layout, settings, "model", EffectModels)
+        draw_params(layout.column(), settings.params)
+        layout.prop(settings, "output_dir")
+        layout.operator("ganfx.apply_effect", icon="RENDER_ANIMATION")
+
+
+class _TexturePanel:
+    bl_region_type = "UI"
+    bl_category = "ganfx"
+    bl_label = "ganfx Texture"
+
+    def draw(self, context):
+        settings = context.scene.ganfx
+        layout = self.layout
+        draw_model(layout, settings, "texture_model", TextureModels)
+        draw_params(layout.column(), settings.texture_params)
+        row = layout.row(align=True)
+        row.prop(settings, "width")
+        row.prop(settings, "height")
+        row = layout.row(align=True)
+        row.prop(settings, "frames")
+        row.prop(settings, "loop")
+        layout.prop(settings, "texture_target")
+        layout.prop(settings, "output_dir")
+        layout.operator("ganfx.generate_texture", icon="TEXTURE")
+
+
+class GANFX_PT_texture_sequencer(_TexturePanel, bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+
+
+class GANFX_PT_texture_image(_TexturePanel, bpy.types.Panel):
+    bl_space_type = "IMAGE_EDITOR"
+
+
+CLASSES = (EffectModels, TextureModels, GANFX_PT_effect, GANFX_PT_texture_sequencer, GANFX_PT_texture_image)

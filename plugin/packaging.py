@@ -1,0 +1,139 @@
+"""Packing the Blender extension: the extension code, a ganfx wheel (runtime + plugin only) and
+the third-party wheels it needs at run time inside Blender, listed in blender_manifest.toml.
+
+    build_blender_extension("ganfx_blender.zip", platforms=("linux-x64", "windows-x64"))
+    build_blender_extension("ext.zip", download=False)        # ganfx wheel only (offline, tests)
+
+Blender ships numpy, so it is not packed; torch and the trainer never are. Third-party wheels
+come from `pip download --only-binary=:all: --platform ... --python-version 3.11`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from ganfx.runtime.errors import UserInputError
+
+BLENDER_PYTHON = "3.11"  # Blender 4.2-4.5
+# What ganfx.runtime + ganfx.plugin import at run time inside Blender (numpy is Blender's own).
+RUNTIME_WHEELS = ("onnxruntime", "flatbuffers", "packaging", "protobuf", "av", "opencv-python-headless")
+# Blender platform name -> pip --platform tags, best first.
+PLATFORMS = {
+    "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "windows-x64": ("win_amd64",),
+    "macos-arm64": ("macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_11_0_arm64"),
+    "macos-x64": ("macosx_13_0_x86_64", "macosx_10_15_x86_64", "macosx_10_9_x86_64"),
+}
+EXTENSION_DIR = Path(__file__).resolve().parent / "blender"
+
+
+def _wheel_files() -> list:
+    """[(archive name, path)] of ganfx.runtime, ganfx.plugin and the shipped models."""
+    import ganfx.exported_models
+    import ganfx.plugin
+    import ganfx.runtime
+
+    out = []
+    for module in (ganfx.runtime, ganfx.plugin, ganfx.exported_models):
+        root = Path(module.__file__).resolve().parent
+        prefix = module.__name__.replace(".", "/")
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+                out.append((f"{prefix}/{path.relative_to(root).as_posix()}", path))
+    return out
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def build_ganfx_wheel(folder: Path) -> Path:
+    """A pure-Python wheel of ganfx with runtime + plugin only (no trainer, no torch). -> its path"""
+    from ganfx.runtime import __version__
+
+    dist = f"ganfx-{__version__}.dist-info"
+    path = Path(folder) / f"ganfx-{__version__}-py3-none-any.whl"
+    metadata = (f"Metadata-Version: 2.1\nName: ganfx\nVersion: {__version__}\n"
+                "Summary: ganfx runtime and plugin layer (no trainer)\nRequires-Python: >=3.10\n"
+                + "".join(f"Requires-Dist: {name}\n" for name in ("onnxruntime", "av", "opencv-python-headless")))
+    wheel = "Wheel-Version: 1.0\nGenerator: ganfx\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    records = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, src in _wheel_files():
+            data = src.read_bytes()
+            zf.writestr(name, data)
+            records.append(_record_line(name, data))
+        for name, text in ((f"{dist}/METADATA", metadata), (f"{dist}/WHEEL", wheel)):
+            zf.writestr(name, text)
+            records.append(_record_line(name, text.encode()))
+        records.append(f"{dist}/RECORD,,")
+        zf.writestr(f"{dist}/RECORD", "\n".join(records) + "\n")
+    return path
+
+
+def download_wheels(folder: Path, platforms, packages=RUNTIME_WHEELS) -> list:
+    """pip download the runtime wheels for each Blender platform. -> wheel paths"""
+    folder.mkdir(parents=True, exist_ok=True)
+    for platform in platforms:
+        tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
+               "--python-version", BLENDER_PYTHON, *tags, "-d", str(folder), *packages]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise UserInputError(f"pip download for {platform} failed: {last}")
+    return sorted(folder.glob("*.whl"))
+
+
+def manifest_text(wheels: list, platforms) -> str:
+    """The extension's manifest with ganfx's version, the platforms and the packed wheels."""
+    from ganfx.runtime import __version__
+
+    text = (EXTENSION_DIR / "blender_manifest.toml").read_text()
+    text = re.sub(r'(?m)^version = ".*"$', f'version = "{__version__}"', text)
+    head, sep, perms = text.partition("\n[permissions]")
+    extra = ""
+    if platforms:
+        extra += "platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]\n"
+    if wheels:
+        extra += "wheels = [\n" + "".join(f'  "./wheels/{Path(w).name}",\n' for w in wheels) + "]\n"
+    return head.rstrip("\n") + "\n" + extra + sep + perms
+
+
+def build_blender_extension(output, platforms=(), download: bool = True, wheel_dir=None) -> dict:
+    """Write the extension zip to `output` (temp name, renamed when complete). -> summary dict"""
+    output = Path(output)
+    bad = [p for p in platforms if p not in PLATFORMS]
+    if bad:
+        raise UserInputError(f"unknown platform {bad[0]!r} (known: {', '.join(PLATFORMS)})")
+    if download and not platforms:
+        raise UserInputError("name the platforms to pack wheels for (--platform linux-x64 ...), or --no-download")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        wheels = [build_ganfx_wheel(tmp)]
+        if wheel_dir is not None:
+            wheels += sorted(Path(wheel_dir).glob("*.whl"))
+        if download:
+            wheels += download_wheels(tmp / "dl", platforms)
+        partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("blender_manifest.toml", manifest_text(wheels, platforms))
+                for path in sorted(EXTENSION_DIR.glob("*.py")):
+                    zf.write(path, path.name)
+                for w in wheels:
+                    zf.write(w, f"wheels/{w.name}")
+            os.replace(partial, output)
+        finally:
+            partial.unlink(missing_ok=True)
+    return {"path": output, "wheels": [w.name for w in wheels], "bytes": output.stat().st_size}

@@ -1,0 +1,134 @@
+"""The Blender extension in real Blender (bpy as a module), headless, in its own process and HOME.
+
+One session (tests/plugin/blender_session.py) installs the zip `ganfx plugin build-blender`
+makes, applies an effect to a movie strip, generates textures, walks the error paths and
+unregisters; the assertions are here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import helper, numpy_helper
+
+from ganfx.plugin.cli import main
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+from media import make_clip  # noqa: E402
+from onnx_models import _save, effect_spec, make_effect_model, make_texture_model  # noqa: E402
+
+
+def make_failing_model(path):
+    """A valid ganfx effect whose graph fails in onnxruntime on any frame that is not 8x8."""
+    shape = numpy_helper.from_array(np.array([1, 3, 8, 8], np.int64), "shape")
+    nodes = [helper.make_node("Reshape", ["image", "shape"], ["r"]), helper.make_node("Tanh", ["r"], ["styled"])]
+    return _save(path, nodes, [shape], "image", 3, "styled", 3, effect_spec(name="broken"))
+
+
+def test_extension_zip_packs_the_runtime_without_trainer_or_torch(tmp_path, effect_path):
+    zpath = tmp_path / "ext.zip"
+    assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download"]) == 0
+    with zipfile.ZipFile(zpath) as z:
+        names = set(z.namelist())
+        manifest = z.read("blender_manifest.toml").decode()
+        wheel = next(n for n in names if n.startswith("wheels/ganfx-"))
+        z.extract(wheel, tmp_path)
+    assert {"blender_manifest.toml", "__init__.py", "operators.py", "jobs.py"} <= names
+    assert f'"./{wheel}"' in manifest and 'files = "' in manifest and "network" not in manifest
+    with zipfile.ZipFile(tmp_path / wheel) as w:
+        inside = w.namelist()
+        assert "ganfx/runtime/model.py" in inside and "ganfx/plugin/host.py" in inside
+        assert not any(n.startswith("ganfx/trainer") for n in inside)
+        assert not any(b"import torch" in w.read(n) for n in inside if n.endswith(".py"))
+    # The packed ganfx runs on its own: imported from the unpacked wheel, it renders through the host.
+    site = tmp_path / "site"
+    zipfile.ZipFile(tmp_path / wheel).extractall(site)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import numpy as np\n"
+            "from ganfx.plugin.host import Host; from ganfx.plugin.gan_effect import GanEffect\n"
+            "import ganfx.runtime, ganfx.plugin.host as h\n"
+            "assert h.__file__.startswith(sys.argv[1]), h.__file__\n"
+            "host = Host(GanEffect.load(sys.argv[2], threads=1))\n"
+            "out = host.render_frame(host.create_instance(), 0, np.zeros((16, 16, 3), np.uint8))\n"
+            "assert out.shape == (16, 16, 3) and 'torch' not in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code, str(site), str(effect_path)], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+    assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download"]) == 1  # exists: not replaced
+    assert main(["plugin", "build-blender", "-o", str(tmp_path / "x.zip"), "--platform", "amiga"]) == 1
+
+
+@pytest.mark.blender
+def test_blender_extension_end_to_end(tmp_path, effect_path):
+    pytest.importorskip("bpy", reason="needs Blender as a Python module (pip install bpy)")
+    models = tmp_path / "models"
+    models.mkdir()
+    make_effect_model(models / "testfx.onnx")
+    make_texture_model(models / "testtex.onnx")
+    make_failing_model(models / "broken.onnx")
+    clip = make_clip(tmp_path / "plate.mp4", frames=12, audio=None)
+    zpath = tmp_path / "ganfx_blender.zip"
+    assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download"]) == 0
+    out = tmp_path / "renders"
+    out.mkdir()
+    cfg = {"zip": str(zpath), "models": str(models), "clip": str(clip), "out": str(out),
+           "result": str(tmp_path / "result.json"), "effect_pixels": str(tmp_path / "effect.npy"),
+           "texture_pixels": str(tmp_path / "texture.npy")}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    home = tmp_path / "home"  # Blender's config and extensions land here, not in the user's
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "GANFX_THREADS": "1", "GANFX_MODELS": "",
+           "XDG_CONFIG_HOME": str(home / ".config")}
+    done = subprocess.run([sys.executable, str(HERE / "blender_session.py"), str(tmp_path / "cfg.json")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(Path(cfg["result"]).read_text())
+
+    assert r["enabled"]
+    assert r["params"] == {"strength": ["double", "Strength", 1.0], "look": ["choice", "Look", "warm"]}
+    # The source shows movie frames 2..8 at scene frames 7..13; the result sits above, aligned.
+    assert r["source"] == [1, 7, 14, 12]  # 12 frames, 2 trimmed at the head, 3 at the tail
+    assert r["apply"] == [["FINISHED"], ""]
+    name, kind, channel, start, end = r["new"]
+    assert (kind, channel, start, end) == ("IMAGE", 2, 7, 14)
+
+    # Its pixels, as Blender loads them, are `ganfx render` of the same frames (within 1/255).
+    ref = tmp_path / "ref" / "r.####.png"
+    assert main(["render", str(effect_path), str(clip), "-o", str(ref), "--frames", "2-8", "--quiet",
+                 "--param", "strength=0.7", "--param", "look=cool"]) == 0
+    from ganfx.runtime.io import open_reader
+
+    with open_reader(ref) as reader:
+        want = np.stack([f.image for f in reader.frames()]).astype(np.float32) / 255
+    got = np.load(cfg["effect_pixels"])
+    assert got.shape == want.shape == (7, 48, 64, 3)
+    assert np.abs(got - want).max() <= 1 / 255 + 1e-6
+
+    # Textures: a still in a float image equal to the model's output; an animated strip at the playhead.
+    from ganfx.runtime.model import load_model
+
+    assert r["texture_still"] == [["FINISHED"], ""] and r["texture_image"] == [[64, 32], True]
+    tex = np.load(cfg["texture_pixels"])
+    ref_tex = load_model(models / "testtex.onnx", threads=1).generate(64, 32, seed=5, tileable=True,
+                                                                    colorspace="linear")
+    assert np.abs(tex[..., :3] - ref_tex).max() < 1e-4 and np.all(tex[..., 3] == 1)
+    assert r["texture_anim"] == [["FINISHED"], ""]
+    assert r["texture_strip"] == [1, 40, 46, 6]
+    assert r["texture_anim_differs"]
+
+    # Every error: cancelled, a message in the UI, scene and output folder unchanged.
+    errors = r["errors"]
+    assert set(errors) == {"missing model", "wrong strip type", "failed render", "texture model as effect"}
+    for case, (status, message, unchanged) in errors.items():
+        assert status == ["CANCELLED"] and message.startswith("Error: ganfx:") and unchanged, (case, message)
+    assert f"no model named 'no_such_model' in the models folder {models}" in errors["missing model"][1]
+    assert "'colour' is a color strip" in errors["wrong strip type"][1]
+    assert "render failed" in errors["failed render"][1]
+    assert "is a texture model" in errors["texture model as effect"][1]
+    assert not [p for p in out.rglob("*partial*")]
+
+    assert r["disabled"] and r["operator_gone"] and r["scene_prop_gone"]
