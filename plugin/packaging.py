@@ -79,8 +79,25 @@ def build_ganfx_wheel(folder: Path) -> Path:
     return path
 
 
-def download_wheels(folder: Path, platforms, packages=RUNTIME_WHEELS) -> list:
+def pinned(packages=RUNTIME_WHEELS) -> list:
+    """Requirements pinned to the versions installed here (the combination the tests ran with).
+
+    Blender's numpy is 1.26: a newer major of a compiled package may need numpy 2.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in packages:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            out.append(name)
+    return out
+
+
+def download_wheels(folder: Path, platforms, packages=None) -> list:
     """pip download the runtime wheels for each Blender platform. -> wheel paths"""
+    packages = pinned() if packages is None else packages
     folder.mkdir(parents=True, exist_ok=True)
     for platform in platforms:
         tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]

@@ -46,6 +46,9 @@ def image_pixels(path):
 
 bpy.ops.extensions.package_install_files(filepath=cfg["zip"], repo="user_default", enable_on_install=True)
 out["enabled"] = MODULE in bpy.context.preferences.addons
+import ganfx.plugin.host  # noqa: E402 - from the wheel Blender unpacked for the extension
+
+out["ganfx_from"] = ganfx.plugin.host.__file__
 prefs = bpy.context.preferences.addons[MODULE].preferences
 prefs.models_folder = cfg["models"]
 prefs.provider = "cpu"

@@ -5,6 +5,7 @@ makes, applies an effect to a movie strip, generates textures, walks the error p
 unregisters; the assertions are here.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -62,6 +63,35 @@ def test_extension_zip_packs_the_runtime_without_trainer_or_torch(tmp_path, effe
     assert main(["plugin", "build-blender", "-o", str(tmp_path / "x.zip"), "--platform", "amiga"]) == 1
 
 
+def test_worker_thread_job_reports_progress_and_cancel_leaves_nothing(tmp_path, effect_path):
+    # The extension's jobs need no bpy: the threaded path the modal operator polls, run here.
+    from ganfx.plugin.blender import jobs
+
+    clip = make_clip(tmp_path / "plate.mp4", frames=12, audio=None)
+    spec = jobs.EffectJobSpec(model=str(effect_path), params={"strength": 0.5},
+                              source=jobs.SourceClip("movie", (str(clip),), 3, 10), folder=tmp_path / "out" / "a")
+    job = jobs.Job(jobs.render_effect, spec)
+    job.start()
+    job.join(60)
+    assert job.done and not job.error and (job.done_frames, job.total_frames, job.progress) == (8, 8, 1.0)
+    assert job.result == [f"frame.{i:04d}.png" for i in range(1, 9)] == sorted(p.name for p in spec.folder.iterdir())
+
+    class StopAfterTwo(jobs.Job):
+        def report(self, done, total):
+            super().report(done, total)
+            if done == 2:
+                self.cancel()
+
+    b = dataclasses.replace(spec, folder=tmp_path / "out" / "b")
+    job = StopAfterTwo(jobs.render_effect, b)
+    job.start()
+    job.join(60)
+    assert job.error == "cancelled" and job.done_frames == 2 and sorted(os.listdir(tmp_path / "out")) == ["a"]
+    job = jobs.Job(jobs.render_effect, spec)  # an existing folder is never written into
+    job.run()
+    assert "output folder exists already" in job.error and len(os.listdir(spec.folder)) == 8
+
+
 @pytest.mark.blender
 def test_blender_extension_end_to_end(tmp_path, effect_path):
     pytest.importorskip("bpy", reason="needs Blender as a Python module (pip install bpy)")
@@ -88,7 +118,7 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     assert done.returncode == 0, done.stderr[-3000:]
     r = json.loads(Path(cfg["result"]).read_text())
 
-    assert r["enabled"]
+    assert r["enabled"] and r["ganfx_from"].startswith(str(home))  # ganfx ran from the packed wheel
     assert r["params"] == {"strength": ["double", "Strength", 1.0], "look": ["choice", "Look", "warm"]}
     # The source shows movie frames 2..8 at scene frames 7..13; the result sits above, aligned.
     assert r["source"] == [1, 7, 14, 12]  # 12 frames, 2 trimmed at the head, 3 at the tail
