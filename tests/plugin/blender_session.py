@@ -76,6 +76,18 @@ out["new"] = [new.name, new.type, new.channel, new.frame_final_start, new.frame_
 folder = Path(bpy.path.abspath(new.directory))
 np.save(cfg["effect_pixels"], np.stack([image_pixels(folder / e.filename) for e in new.elements]))
 
+# -- an image-sequence strip as the source ------------------------------------------------------
+first, *rest = sorted(Path(cfg["sequence"]).iterdir())
+shots = strips(ed).new_image(name="shots", filepath=str(first), channel=5, frame_start=60)
+for path in rest:
+    shots.elements.append(path.name)
+ed.active_strip = shots
+out["apply_images"] = run_op(bpy.ops.ganfx.apply_effect)
+new = ed.active_strip
+out["new_images"] = [new.type, new.channel, new.frame_final_start, new.frame_final_end]
+folder = Path(bpy.path.abspath(new.directory))
+np.save(cfg["sequence_pixels"], np.stack([image_pixels(folder / e.filename) for e in new.elements]))
+
 # -- textures: a still into an image, an animated loop as a strip -------------------------------
 settings.texture_model = "testtex"
 settings.texture_params["seed"].value_int = 5

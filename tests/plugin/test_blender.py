@@ -21,7 +21,7 @@ from ganfx.plugin.cli import main
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from media import make_clip  # noqa: E402
+from media import make_clip, make_sequence  # noqa: E402
 from onnx_models import _save, effect_spec, make_effect_model, make_texture_model  # noqa: E402
 
 
@@ -107,7 +107,9 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     out.mkdir()
     cfg = {"zip": str(zpath), "models": str(models), "clip": str(clip), "out": str(out),
            "result": str(tmp_path / "result.json"), "effect_pixels": str(tmp_path / "effect.npy"),
-           "texture_pixels": str(tmp_path / "texture.npy")}
+           "texture_pixels": str(tmp_path / "texture.npy"), "sequence": str(tmp_path / "seq"),
+           "sequence_pixels": str(tmp_path / "sequence.npy")}
+    make_sequence(tmp_path / "seq" / "s.####.png", range(1, 5), width=40, height=30)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     home = tmp_path / "home"  # Blender's config and extensions land here, not in the user's
     home.mkdir()
@@ -137,6 +139,16 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     got = np.load(cfg["effect_pixels"])
     assert got.shape == want.shape == (7, 48, 64, 3)
     assert np.abs(got - want).max() <= 1 / 255 + 1e-6
+
+    # An image strip works the same: 4 frames at 60..63, the first free channel above it.
+    assert r["apply_images"] == [["FINISHED"], ""] and r["new_images"] == ["IMAGE", 6, 60, 64]
+    assert main(["render", str(effect_path), str(tmp_path / "seq" / "s.####.png"), "-o",
+                 str(tmp_path / "ref2" / "r.####.png"), "--quiet", "--param", "strength=0.7",
+                 "--param", "look=cool"]) == 0
+    with open_reader(tmp_path / "ref2" / "r.####.png") as reader:
+        want = np.stack([f.image for f in reader.frames()]).astype(np.float32) / 255
+    got = np.load(cfg["sequence_pixels"])
+    assert got.shape == want.shape == (4, 30, 40, 3) and np.abs(got - want).max() <= 1 / 255 + 1e-6
 
     # Textures: a still in a float image equal to the model's output; an animated strip at the playhead.
     from ganfx.runtime.model import load_model

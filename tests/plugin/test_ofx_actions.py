@@ -174,6 +174,8 @@ def test_user_plugin_file_is_found_by_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFX_PLUGINS", str(folder))
     assert [name for name, _ in list_plugins()] == ["broken", "invert"]
     assert open_plugin("invert").describe().identifier == "org.example.invert"
+    assert main(["plugin", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"broken\t{folder / 'broken.py'}", f"invert\t{folder / 'invert.py'}"]
     frames = np.stack([frame(16, 24, seed=s) for s in range(3)])
     seq = tmp_path / "in"
     seq.mkdir()
