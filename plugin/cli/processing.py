@@ -14,7 +14,11 @@ Both commands build their processor here and nowhere else, and the render pipeli
 Frames follow the media convention: uint8/uint16 are sRGB, float32 is scene-linear; an
 effect returns the dtype (and alpha) it was given, a generator float32 linear RGB. Besides the
 three methods the commands read `processor.kind` ("effect" | "texture") and `processor.spec`
-(the model's ModelSpec) to refuse the wrong kind of model with a clear message.
+(the model's ModelSpec; for a user plugin just its `.name`) to refuse the wrong kind of model.
+
+The work itself is the plugin layer's: the model is wrapped in a GanEffect (or a user plugin
+file is loaded, see ganfx.plugin.discovery) and every frame is rendered by the reference host
+(ganfx.plugin.host.Host) through the OpenFX actions — the same path the Blender extension takes.
 """
 
 from __future__ import annotations
