@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganfx.runtime.contract import coerce_values
 from ganfx.runtime.errors import UserInputError
 
 from .ofx import (
@@ -41,15 +42,7 @@ class Host:
     # -- instances ---------------------------------------------------------------------
     def check_values(self, values: dict) -> dict:
         """Defaults overlaid with `values` (strings allowed), each coerced; unknown names refused."""
-        d = self.descriptor
-        out = {p.name: p.default for p in d.params}
-        for name, value in (values or {}).items():
-            p = d.param(name)
-            if p is None:
-                known = ", ".join(q.name for q in d.params) or "none"
-                raise UserInputError(f"{d.label} has no parameter {name!r} (parameters: {known})")
-            out[name] = p.coerce(value)
-        return out
+        return coerce_values(self.descriptor.params, values, self.descriptor.label)
 
     def create_instance(self, values: dict | None = None, context: str | None = None) -> Instance:
         context = context or self.descriptor.contexts[0]

@@ -150,16 +150,7 @@ class ModelSpec:
 
     def coerce_params(self, values: dict) -> dict:
         """Defaults overlaid with `values`, each checked; unknown names are refused."""
-        from .errors import UserInputError
-
-        out = self.param_defaults()
-        for key, value in values.items():
-            p = self.param(key)
-            if p is None:
-                known = ", ".join(q.name for q in self.params) or "none"
-                raise UserInputError(f"model {self.name} has no parameter {key!r} (parameters: {known})")
-            out[key] = p.coerce(value)
-        return out
+        return coerce_values(self.params, values, f"model {self.name}")
 
     # -- metadata ---------------------------------------------------------------------
     def to_metadata(self) -> dict:
@@ -280,6 +271,21 @@ class ModelSpec:
                     raise ContractError(
                         f"graph {role} {t.name!r} has {dims[1]} channels, ganfx.io declares {t.channels}", path=path
                     )
+
+
+def coerce_values(params, values: dict, owner: str) -> dict:
+    """Defaults of `params` overlaid with `values` (strings allowed), each coerced and checked."""
+    from .errors import UserInputError
+
+    out = {p.name: p.default for p in params}
+    by_name = {p.name: p for p in params}
+    for key, value in (values or {}).items():
+        p = by_name.get(key)
+        if p is None:
+            known = ", ".join(by_name) or "none"
+            raise UserInputError(f"{owner} has no parameter {key!r} (parameters: {known})")
+        out[key] = p.coerce(value)
+    return out
 
 
 def read_spec(path: str | os.PathLike) -> ModelSpec:
