@@ -102,8 +102,15 @@ class Host:
         if not tile or not self.descriptor.supports_tiles:
             yield rod
             return
-        for y in range(rod.y1, rod.y2, tile):
-            for x in range(rod.x1, rod.x2, tile):
+        # One window shape: the last row/column is shifted back inside the region (it renders a
+        # strip twice, identically) rather than shrunk, so a network never sees a new shape.
+        def starts(lo, hi):
+            if hi - lo <= tile:
+                return [lo]
+            return [min(p, hi - tile) for p in range(lo, hi, tile)]
+
+        for y in starts(rod.y1, rod.y2):
+            for x in starts(rod.x1, rod.x2):
                 yield Rect(x, y, min(x + tile, rod.x2), min(y + tile, rod.y2))
 
     def _render_window(self, instance, time, window: Rect, scale, source, src_rod) -> np.ndarray:
