@@ -42,7 +42,7 @@ class TextureConfig:
     scale_jitter: float = 0.1  # crops are zoomed by a random factor in [1 - j, 1 + j]
     flips: bool = False  # random horizontal flips of real crops (only for mirror-symmetric textures)
     rot90: bool = False  # random 90-degree rotations of real crops (only for isotropic textures)
-    augment: str = "color,translation,cutout"  # DiffAugment policy applied to real and fake alike
+    augment: str = "translation,cutout"  # DiffAugment policy applied to real and fake alike (also: color)
     noise_channels: int = 16  # noise values per cell (ganfx.noise channels)
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
@@ -50,12 +50,12 @@ class TextureConfig:
     margin_cells: int = 1  # extra noise cells around a crop whose pixels are cut off
     d_width: int = 64  # discriminator channels of its first layer (doubling, capped at 256)
     d_downs: int = 4  # stride-2 layers of the discriminator (its patch size grows with it)
-    loss: str = "hinge"  # "hinge" or "nonsaturating"
+    loss: str = "nonsaturating"  # "nonsaturating" (softplus, with R1) or "hinge"
     r1_gamma: float = 1.0  # R1 penalty weight on real data (0 = off)
     r1_every: int = 4  # lazy R1: apply every N steps, scaled by N
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
-    betas: tuple = (0.5, 0.99)  # Adam betas for both networks
+    betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
     sample_px: int = 256  # size of each image in the sample grid
     eval_swd: bool = True  # log SWD against the exemplar with every sample grid
 
