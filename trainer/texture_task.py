@@ -9,8 +9,9 @@
 
 One step: random multi-scale crops of the exemplar (real) against generator output from a
 fresh noise grid (fake), both through the same DiffAugment; the patch discriminator learns
-with hinge (or non-saturating) loss and a lazy R1 penalty, then the generator learns to fool
-it. The generator sees `margin_cells` extra noise cells around each crop and the border
+with the non-saturating (or hinge) loss and a lazy R1 penalty, then the generator learns to
+fool it, helped by a sliced-Wasserstein loss on 7x7 pixel neighbourhoods of a Laplacian
+pyramid (Heitz et al. 2021, here on pixels) that keeps it from collapsing to flat colour. The generator sees `margin_cells` extra noise cells around each crop and the border
 is cut off, so the discriminator judges only pixels that look like tiled inference.
 """
 
@@ -30,6 +31,7 @@ from ganfx.runtime.noise import NoiseField
 
 from .texture_data import CropSampler, check_policy, diff_augment, fingerprint, load_exemplar
 from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
+from .texture_losses import sliced_patch_loss
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class TextureConfig:
     loss: str = "nonsaturating"  # "nonsaturating" (softplus, with R1) or "hinge"
     r1_gamma: float = 1.0  # R1 penalty weight on real data (0 = off)
     r1_every: int = 4  # lazy R1: apply every N steps, scaled by N
+    swd_weight: float = 1.0  # weight of the sliced-Wasserstein patch loss on the generator (0 = GAN only)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -188,9 +191,13 @@ class TextureTask:
         self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g = self._g_loss(self.D(self._aug(fake)))
+        out = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        if cfg.swd_weight > 0:
+            swd = sliced_patch_loss(fake, real, self.aug_gen)
+            loss_g = loss_g + cfg.swd_weight * swd
+            out["swd_loss"] = swd.item()
         loss_g.backward()
         self.opt_g.step()
-        out = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if iteration % cfg.r1_every == 0 and cfg.r1_gamma > 0:
             out["r1"] = r1.item()
         return out

@@ -74,8 +74,8 @@ def test_measured_halo_is_exact_for_tiling():
     whole = render(G, 64, 64, seed=3, halo=halo + 4)
     exact = render(G, 64, 64, seed=3, halo=halo)
     short = render(G, 64, 64, seed=3, halo=halo - 1)
-    assert np.abs(whole - exact).max() < 1e-6  # enough context: the same (up to float summation order)
-    assert np.abs(whole - short).max() > 1e-4  # one cell less: the border changes
+    assert np.abs(whole - exact).max() < 1e-5  # enough context: the same (up to float summation order)
+    assert np.abs(whole - short).max() > 1e-3  # one cell less: the border changes
 
 
 def test_export_fails_above_the_parity_limit_and_writes_nothing(run_dir, tmp_path):
