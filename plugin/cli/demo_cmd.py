@@ -7,7 +7,9 @@ Parts, in order (the table PARTS; each is a function(args, out_dir) -> [written 
 - textures: a seamlessly looping 1280x720 mp4 of the shipped textures, one per quarter,
   each animated through its noise field (the last frame leads straight back to the first);
 - tileable: a 3840x2160 still of one shipped texture that tiles seamlessly (tileable noise),
-  plus a 2x2 repeat preview at reduced size that shows there is no seam.
+  plus a 2x2 repeat preview at reduced size that shows there is no seam;
+- effect: the shipped effect model on the shipped clip, source | effect side by side
+  (ganfx.plugin.cli.demo_effect).
 """
 
 from __future__ import annotations
@@ -111,9 +113,16 @@ def _write_png(path: Path, image) -> None:
 
 
 # part name -> function(args, out_dir) -> [paths]; run in this order.
+def _effect_side_by_side(args, out_dir: Path) -> list:
+    from ganfx.plugin.cli.demo_effect import effect_side_by_side
+
+    return effect_side_by_side(args, out_dir)
+
+
 PARTS = {
     "textures": _texture_video,
     "tileable": _tileable_still,
+    "effect": _effect_side_by_side,
 }
 
 
