@@ -144,6 +144,7 @@ class EffectTask:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
         self.warp_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.fingerprint = data_fingerprint(cfg)
+        self.export_metrics = {}  # held-out numbers of the exported generator, set by export_plan()
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
@@ -243,6 +244,7 @@ class EffectTask:
             "data_fingerprint": self.fingerprint,
             "consistency": cfg.consistency,
             **({"target_process": cfg.target_process} if cfg.target_process else {}),
+            **self.export_metrics,
         }
 
     def export_plan(self, G, description: str = "", license: str = "", version: str = "1.0"):
@@ -253,6 +255,8 @@ class EffectTask:
         cfg = self.cfg
         G = G.eval()
         G.clamp_output = True
+        # Measured now so ganfx.training (built from training_summary() after this) records them.
+        self.export_metrics = {k: round(v, 4) for k, v in self.evaluate(G).items()}
         tile = ParamSpec("tile", "int", 0, 0, 16384, "Tile size",
                          help="render in tiles of this many pixels (0 = whole frame); the output is identical")
         source = cfg.pairs or f"{len(self.train_pairs)} keyframes of {Path(cfg.video).name}"

@@ -44,6 +44,7 @@ def test_pairs_form_trains_exports_and_runs(tmp_path):
     assert [p.name for p in spec.params] == ["strength", "tile"]
     assert spec.parity == parity and parity <= 1e-3
     assert spec.training["task"] == "effect" and spec.training["iterations"] == 4
+    assert 0 < spec.training["holdout_psnr"] < 100 and 0 < spec.training["holdout_ssim"] <= 1
 
     fx = load_model(path)
     rng = np.random.default_rng(0)
