@@ -2,7 +2,7 @@
 
     G = EffectGenerator(width=32)              # [N,3,H,W] 0..1 -> [N,3,H,W] 0..1, H, W multiples of 4
     G.halo                                     # pixels of context per side (the contract's ganfx.halo)
-    D = PatchDiscriminator()                   # (input, output) [N,6,P,P] -> real/fake scores [N,1,p,p]
+    D = PatchDiscriminator()                   # D(input, output) -> real/fake scores [N,1,P/8,P/8]
 
 The generator is a small U-Net: full, 1/2 and 1/4 resolution, residual blocks at 1/4
 (cheap context), nearest upsampling plus convolution (no transposed-convolution checkerboards),
@@ -68,9 +68,11 @@ class EffectGenerator(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """PatchGAN (pix2pix) with spectral norm, conditioned on the input. # [N,6,P,P] -> [N,1,P/8-?,P/8-?]
+    """PatchGAN (pix2pix) with spectral norm, conditioned on the input.
 
-    Three stride-2 layers: each score judges a ~46 px window, the scale of brush strokes and
+    # x [N,3,P,P], y [N,3,P,P] -> scores [N,1,P/8,P/8]
+
+    Three stride-2 layers: each score judges a 54 px window, the scale of brush strokes and
     ink lines rather than of whole objects (which a few keyframes could not teach).
     """
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from ganfx.runtime.contract import ModelSpec, ParamSpec, TensorSpec, effect_params
 from ganfx.runtime.errors import UserInputError
 
-from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, read_clip_frames, read_image
+from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images
 from .effect_nets import EffectGenerator, PatchDiscriminator
 from .temporal import consistency_loss, random_warps
 
@@ -277,11 +277,3 @@ class EffectTask:
             parity.append(torch.from_numpy(np.ascontiguousarray(img[:h, :w].transpose(2, 0, 1)))[None])
         return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="image",
                           output_name="styled")
-
-
-def holdout_inputs_from_clip(video, folder) -> list:
-    """Inputs of held-out targets named by frame number (for eval of the video form)."""
-    files = numbered_images(folder)
-    frames = read_clip_frames(video, files)
-    return [(n, frames[n], read_image(files[n])) for n in sorted(files) if n in frames]
-
