@@ -79,8 +79,10 @@ class GanEffect(ImageEffect):
     def _render_effect(self, instance: Instance, args: RenderArgs) -> np.ndarray:
         src = args.source  # covers the region of interest, clipped to the frame by the host
         colorspace = "linear" if src.pixels.dtype.kind == "f" else "srgb"
+        # The model's own `tile` parameter (0 = off) tiles inside this render window.
+        tile = int(instance.values.get("tile", 0) or 0) or None
         out = self.model.apply(src.pixels, strength=float(instance.values.get("strength", 1.0)),
-                               colorspace=colorspace)  # [h,w,C] over src.bounds
+                               tile=tile, colorspace=colorspace)  # [h,w,C] over src.bounds
         return ofx.Image(out, src.bounds).crop(args.render_window)
 
     def _render_texture(self, instance: Instance, args: RenderArgs) -> np.ndarray:

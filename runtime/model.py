@@ -231,7 +231,10 @@ class Model:
     def _apply_tiled(self, frame, strength, tile, feather, colorspace):
         h, w = frame.shape[:2]
         padded = self._pad(frame[None])[0]
-        grid = TileGrid(padded.shape[0], padded.shape[1], tile, self.spec.halo, self.spec.multiple, feather)
+        try:
+            grid = TileGrid(padded.shape[0], padded.shape[1], tile, self.spec.halo, self.spec.multiple, feather)
+        except ValueError as exc:
+            raise UserInputError(f"{self.spec.name}: {exc}") from None
         channels = self._out.channels
         if feather:
             acc = np.zeros(padded.shape[:2] + (channels,), np.float32)

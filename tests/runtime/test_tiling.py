@@ -92,3 +92,11 @@ def test_texture_tiled_equals_whole(texture_path):
     # a window rendered alone matches the same region of the whole
     crop = model.generate(64, 64, t=0.7, seed=5)
     assert np.abs(crop - whole[:64, :64]).max() <= 1 / 255
+
+
+def test_tile_smaller_than_halo_is_a_user_error(effect_path):
+    from ganfx.runtime.errors import UserInputError
+
+    model = load_model(effect_path)
+    with pytest.raises(UserInputError, match="too small for a halo"):
+        model.apply(_frame(64, 64), tile=4)
