@@ -36,7 +36,7 @@ def _train_command(config: dict, runs: str = "runs") -> str:
              "augment": "--augment", "noise_channels": "--noise-channels", "stride": "--stride",
              "g_widths": "--g-widths", "cell_blocks": "--cell-blocks", "margin_cells": "--margin-cells",
              "d_width": "--d-width", "d_downs": "--d-downs", "loss": "--loss", "r1_gamma": "--r1-gamma",
-             "r1_every": "--r1-every", "lr_g": "--lr-g", "lr_d": "--lr-d", "sample_px": "--sample-px"}
+             "r1_every": "--r1-every", "swd_weight": "--swd-weight", "lr_g": "--lr-g", "lr_d": "--lr-d", "sample_px": "--sample-px"}
     for field, flag in flags.items():
         value = getattr(tex, field)
         if value != getattr(base_tex, field):

@@ -32,6 +32,7 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--loss", "loss", str, "hinge or nonsaturating"),
     ("--r1-gamma", "r1_gamma", float, "R1 penalty weight (0 = off)"),
     ("--r1-every", "r1_every", int, "apply the R1 penalty every N steps (lazy R1)"),
+    ("--swd-weight", "swd_weight", float, "weight of the sliced-Wasserstein patch loss (0 = GAN only)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),
