@@ -14,7 +14,7 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, help="video, sequence pattern or image to write")
     parser.add_argument("--frames", metavar="A-B", help="render only frames A..B (inclusive; videos count from 0)")
     add_common_arguments(parser)
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="frames per network call (default 1)")
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help="frames moved per pipeline step (default 1); the plugin host renders them one by one")
     parser.add_argument("--fps", help="frame rate for a video made from an image sequence (default 24)")
 
 
