@@ -43,7 +43,7 @@ def _train_command(config: dict, runs: str = "runs") -> str:
             args += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     for field in ("flips", "rot90"):
         if getattr(tex, field):
-            args.append(f"--{field}")
+            args.append("--" + field.replace("_", "-"))
     if tex.seed != base_tex.seed:
         args += ["--seed", str(tex.seed)]
     for field, flag in (("iterations", "--iterations"), ("sample_every", "--sample-every"),
@@ -54,7 +54,8 @@ def _train_command(config: dict, runs: str = "runs") -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
-def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str = "", png: str = "") -> str:
+def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str = "", png: str = "",
+              training_note: str = "") -> str:
     path = Path(onnx_path)
     spec = read_spec(path)
     tr = spec.training
@@ -113,7 +114,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "## Training",
         "",
         f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on one thread of a shared 2-core CPU "
-        f"(data fingerprint `{tr.get('data_fingerprint', '')}`).",
+        f"(data fingerprint `{tr.get('data_fingerprint', '')}`)." + (f" {training_note.strip()}" if training_note else ""),
         "",
         "Config (ganfx.trainer.config.LoopConfig and ganfx.trainer.texture_task.TextureConfig):",
         "",
@@ -125,7 +126,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         "```sh",
         _train_command(config),
-        f"ganfx export runs/00000-{spec.name} -o {spec.name}.onnx --fp16 \\",
+        f"ganfx export runs/00000-{spec.name} -o {spec.name}.onnx{' --fp16' if fp16.is_file() else ''} \\",
         f"    --description {shlex.quote(spec.description)} --license {shlex.quote(spec.license)}",
         f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(report['exemplar'])} --png {spec.name}-eval.png",
         "```",
@@ -143,12 +144,13 @@ def main(argv=None) -> int:
     parser.add_argument("--eval", required=True, help="`ganfx eval --json` output")
     parser.add_argument("--data", required=True, help="data and licence paragraph (Markdown)")
     parser.add_argument("--notes", default="", help="file with honest notes on how it looks")
+    parser.add_argument("--training-note", default="", help="a sentence on how it was trained (e.g. jobs sharing the CPU)")
     args = parser.parse_args(argv)
     report = json.loads(Path(args.eval).read_text())
     notes = Path(args.notes).read_text() if args.notes else ""
     run_config = json.loads((Path(args.run) / "config.json").read_text())
     report_png = Path(report.get("png", "")).name
-    text = card_text(args.model, run_config, report, args.data, notes, report_png)
+    text = card_text(args.model, run_config, report, args.data, notes, report_png, args.training_note)
     out = Path(args.model).with_suffix(".md")
     write_atomic(out, text)
     print(f"wrote {out}")

@@ -8,6 +8,11 @@ distributions of deep features by sorting random 1-D projections; here the featu
 random directions every step (so the generator cannot fit a fixed set of projections). It
 gives the generator a steady pull towards the exemplar's local statistics from the first
 step, where the adversarial signal alone can collapse to a flat colour on one exemplar.
+
+Each level is scaled by the real crops' per-channel standard deviation at that level (as the
+evaluation's SWD is), so the faint fine bands weigh as much as the strong coarse ones and the
+generator is not rewarded for blur. `levels=0` goes down to about 16 px, so the coarsest
+7x7 neighbourhoods span most of a crop (brick courses, not only mortar edges).
 """
 
 from __future__ import annotations
@@ -37,11 +42,23 @@ def _sorted_projections(x: torch.Tensor, dirs: torch.Tensor, count: int, g: torc
     return torch.sort(patches @ dirs, dim=0).values
 
 
-def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 3,
+def auto_levels(size: int, min_size: int = 16) -> int:
+    """Pyramid levels of a `size` px crop down to about `min_size` px (at least 1)."""
+    levels = 1
+    while size // 2 >= min_size:
+        size //= 2
+        levels += 1
+    return levels
+
+
+def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.Generator, levels: int = 0,
                       projections: int = 64, count: int = 4096) -> torch.Tensor:
     """Mean over pyramid levels of the sliced W1 distance of 7x7 neighbourhoods. # [B,C,H,W] x2 -> []"""
+    levels = levels or auto_levels(min(fake.shape[2:]))
     total = fake.new_zeros(())
     for lf, lr in zip(_pyramid(fake, levels), _pyramid(real.detach(), levels)):
+        scale = lr.std(dim=(0, 2, 3), keepdim=True) + 1e-3  # per channel, of the real level
+        lf, lr = lf / scale, lr / scale
         dim = lf.shape[1] * PATCH * PATCH
         dirs = torch.randn(dim, projections, generator=generator)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)

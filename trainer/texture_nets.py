@@ -50,6 +50,7 @@ class TextureGenerator(nn.Module):
         if len(widths) != levels + 1:
             raise ValueError(f"widths needs {levels + 1} entries for stride {stride} (one per level), got {len(widths)}")
         self.noise_channels, self.stride = int(noise_channels), int(stride)
+        self.grey = False  # set when every exemplar is grey: eval output is then R = G = B (their mean)
         w0 = widths[0]
         self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act(), PixelNorm())
         self.cells = nn.Sequential(*[m for _ in range(cell_blocks)
@@ -73,7 +74,12 @@ class TextureGenerator(nn.Module):
         y = self.to_rgb(self.ups(self.cells(self.mapping(noise))))
         # Linear output while training (a saturated tanh stops all learning); clamped to the
         # contract's -1..1 in eval mode, which is what export traces.
-        return y if self.training else y.clamp(-1.0, 1.0)
+        if self.training:
+            return y
+        if self.grey:  # a grey texture has no colour fringes to keep
+            m = y.mean(dim=1, keepdim=True)
+            y = torch.cat([m] * y.shape[1], dim=1)
+        return y.clamp(-1.0, 1.0)
 
 
 @torch.no_grad()

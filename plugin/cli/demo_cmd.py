@@ -19,7 +19,7 @@ from pathlib import Path
 
 VIDEO_SIZE = (1280, 720)
 STILL_SIZE = (3840, 2160)
-STILL_MODEL = "gravel"  # preferred for the tileable still; any shipped texture works
+STILL_MODEL = "brick"  # preferred for the tileable still; any shipped texture works
 
 
 def add_arguments(parser):

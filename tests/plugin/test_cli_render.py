@@ -275,7 +275,9 @@ def test_ctrl_c_stops_cleanly(tmp_path, output, sig):
     env = {**os.environ, "GANFX_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ganfx.plugin.cli", "render", "testfx", str(clip),
                              "-o", str(tmp_path / output), "--progress", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # a suite started in the background (nohup, &) passes SIGINT on ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = proc.stdout.readline()  # the first frame is written: the render is under way
     assert json.loads(first)["event"] == "frame"
     proc.send_signal(sig)

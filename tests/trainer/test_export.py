@@ -88,3 +88,18 @@ def test_export_fails_above_the_parity_limit_and_writes_nothing(run_dir, tmp_pat
     plan.spec = dataclasses.replace(plan.spec)
     with pytest.raises(Exception, match=".onnx"):
         export_plan(plan, tmp_path / "bad.txt")
+
+
+def test_a_grey_exemplar_gives_a_grey_model_and_a_colour_one_keeps_its_colour(exported, tmp_path):
+    import cv2
+
+    colour = load_model(exported[0]).generate(48, 40, seed=2)
+    assert np.abs(colour[..., 0] - colour[..., 2]).max() > 0.05  # the grey-blue stripes keep their tint
+    grey_png = tmp_path / "grey.png"
+    cv2.imwrite(str(grey_png), cv2.cvtColor(cv2.imread(str(stripes(tmp_path / "c.png"))), cv2.COLOR_BGR2GRAY))
+    task = TextureTask(tiny_config(grey_png))
+    assert task.G.grey
+    run = train(task, tiny_loop(2), tmp_path / "run", log=lambda *_: None).run_dir
+    path, _ = export_run(run, tmp_path / "grey.onnx")
+    img = load_model(path).generate(48, 40, seed=2)
+    assert img.std() > 0.01 and np.abs(img - img[..., :1]).max() < 1e-6  # R = G = B, and not flat

@@ -65,3 +65,22 @@ def test_eval_command_reports_all_methods_and_writes_the_side_by_side(model_path
     assert img.shape[1] > 4 * 72  # four panels side by side
     assert main(["eval", str(model_path)]) == 1
     assert "--exemplar" in capsys.readouterr().err
+
+
+def test_patch_loss_prefers_the_exemplar_to_a_blurred_copy_at_every_scale(exemplar):
+    import torch
+
+    from ganfx.trainer.texture_losses import auto_levels, sliced_patch_loss
+
+    assert (auto_levels(96), auto_levels(128), auto_levels(16), auto_levels(8)) == (3, 4, 1, 1)
+    real = torch.from_numpy(exemplar.transpose(2, 0, 1))[None] * 2 - 1  # [1,3,96,96]
+    other = torch.from_numpy(exemplar[::-1, ::-1].copy().transpose(2, 0, 1))[None] * 2 - 1  # same statistics
+    blurred = torch.nn.functional.avg_pool2d(other, 3, stride=1, padding=1, count_include_pad=False)
+    g = torch.Generator().manual_seed(0)
+    same = sliced_patch_loss(other, real, g).item()
+    blur = sliced_patch_loss(blurred, real, g).item()
+    flat = sliced_patch_loss(torch.zeros_like(real), real, g).item()
+    assert same < blur < flat
+    # Each level is measured in units of the real level's spread: a faint fine band weighs as
+    # much as the strong coarse ones, so losing it costs a lot.
+    assert blur > 2 * same
