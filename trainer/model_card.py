@@ -43,7 +43,7 @@ def _train_command(config: dict, runs: str = "runs") -> str:
             args += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     for field in ("flips", "rot90"):
         if getattr(tex, field):
-            args.append("--" + field.replace("_", "-"))
+            args.append(f"--{field}")
     if tex.seed != base_tex.seed:
         args += ["--seed", str(tex.seed)]
     for field, flag in (("iterations", "--iterations"), ("sample_every", "--sample-every"),
