@@ -123,8 +123,7 @@ class TextureTask:
         self.sampler = CropSampler(self.exemplars, cfg.crop, cfg.batch, cfg.seed, cfg.scale_jitter, cfg.flips,
                                    cfg.rot90, names)
         self.G = TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks)
-        self.G.grey = all(np.array_equal(e[..., 0], e[..., 1]) and np.array_equal(e[..., 0], e[..., 2])
-                          for e in self.exemplars)
+        self.G.grey = all((e == e[..., :1]).all() for e in self.exemplars)
         self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
         betas = tuple(cfg.betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
