@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError
+from ..files import partial_path, remove_quietly  # noqa: F401  (the backends import them from here)
 
 
 @dataclass(frozen=True)
@@ -224,12 +225,6 @@ def convert_image(image: np.ndarray, dtype, channels: int) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def partial_path(final: Path) -> Path:
-    """The temporary name a file is written under, in the same folder (rename is atomic there)."""
-    final = Path(final)
-    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
-
-
 def prepare_folder(path: Path) -> list:
     """Create the output's folder if needed and prove it is writable; MediaIOError otherwise.
 
@@ -263,11 +258,3 @@ def remove_empty_folders(folders: list) -> None:
             folder.rmdir()
         except OSError:  # not empty (finished frames stay) or already gone
             return
-
-
-def remove_quietly(path: Path) -> None:
-    """Remove a temporary file; a missing file is fine (it may never have been created)."""
-    try:
-        Path(path).unlink()
-    except FileNotFoundError:
-        pass

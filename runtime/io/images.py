@@ -156,3 +156,32 @@ def write_image(path, image: np.ndarray, exr_type: str = "half", quality: int = 
         raise MediaIOError(f"cannot write the image ({str(exc).strip().splitlines()[-1]})", path=path) from None
     if not ok:
         raise MediaIOError("cannot write the image", path=path)
+
+
+def write_png(path, image: np.ndarray, overwrite: bool = True) -> Path:
+    """Write a PNG through a temporary name (runtime.files). # [H,W], [H,W,1|3|4] uint8 | uint16, or float 0..1
+
+    The one PNG writer of ganfx: pictures, sample grids, evaluation strips, demo stills.
+    Float images are display values 0..1 (sRGB), written as 8-bit.
+    """
+    from ..files import atomic_path
+    from ..frames import from_unit
+
+    img = np.asarray(image)
+    if img.dtype.kind == "f":
+        img = from_unit(img, np.uint8)
+    if img.dtype not in (np.uint8, np.uint16):
+        raise MediaIOError(f"PNG takes uint8, uint16 or float pixels, got {img.dtype}", path=path)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        img = img[..., [2, 1, 0, 3]] if img.shape[2] == 4 else img[..., ::-1]
+    elif img.ndim != 2:
+        raise MediaIOError(f"PNG takes [H,W] or [H,W,1|3|4] pixels, got shape {list(img.shape)}", path=path)
+    cv2 = _cv2()
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise MediaIOError("PNG encoding failed", path=path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        Path(tmp).write_bytes(buf.tobytes())
+    return Path(path)

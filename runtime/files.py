@@ -1,0 +1,134 @@
+"""Writing files safely: a temporary name in the same folder, renamed into place when complete.
+
+The one implementation of write-to-temp-then-rename (docs/architecture.md, "Files"); every
+writer of ganfx — media writers, PNGs, checkpoints, configs, zips — goes through it, so a
+crash, a kill or an error never leaves a half-written file at the final name and never
+touches an existing one.
+
+    with atomic_path("out/brick-eval.png", overwrite=False) as tmp:   # tmp: .brick-eval.partial-PID.png
+        write_something(tmp)                                         # renamed on success, removed on error
+    write_atomic("runs/00003-brick/config.json", text)                # bytes or str in one call
+
+Partial files are named `.NAME.partial-PID.EXT`; `remove_stale_partials` deletes those of
+processes that no longer run (a render killed with SIGKILL leaves one behind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+from .errors import MediaIOError
+
+_PARTIAL = re.compile(r"^\.(?P<stem>.*)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]*)?$")
+
+
+def partial_path(final) -> Path:
+    """The temporary name `final` is written under, in its folder (a rename is atomic there)."""
+    final = Path(final)
+    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_partials(final) -> list:
+    """Remove partial files (or folders) of `final` left by processes that no longer run."""
+    final = Path(final)
+    removed = []
+    try:
+        entries = list(final.parent.iterdir()) if final.parent.is_dir() else []
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _PARTIAL.match(entry.name)
+        if not m or m.group("stem") != final.stem or (m.group("suffix") or "") != final.suffix:
+            continue
+        if _alive(int(m.group("pid"))):
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def check_target(final, overwrite: bool = False, what: str = "output") -> Path:
+    """Refuse a target that cannot be (over)written: MediaIOError naming the file and the problem."""
+    final = Path(final)
+    if final.is_dir():
+        raise MediaIOError(f"is a folder; the {what} must be a file name", path=final)
+    if final.exists() or final.is_symlink():
+        if not final.is_file():
+            raise MediaIOError(f"exists and is not a regular file; the {what} must be a file name", path=final)
+        if not overwrite:
+            raise MediaIOError("exists already; choose another name or allow overwriting", path=final)
+    parent = final.parent
+    if not parent.is_dir():
+        raise MediaIOError("folder does not exist" if not parent.exists() else "is not a folder", path=parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise MediaIOError("folder cannot be written (permission denied)", path=parent)
+    return final
+
+
+def remove_quietly(path) -> None:
+    """Remove a temporary file or folder; a missing one is fine (it may never have been created)."""
+    path = Path(path)
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def atomic_path(final, overwrite: bool = True, folder: bool = False):
+    """Yield a temporary path beside `final`; rename it to `final` if the block succeeds.
+
+    `overwrite=False` refuses an existing `final` up front; `folder=True` yields an empty
+    folder (renamed as a whole: a folder of frames appears complete or not at all).
+    On any error (or KeyboardInterrupt) the temporary is removed and `final` is untouched.
+    """
+    final = check_target(final, overwrite) if not folder else Path(final)
+    if folder and final.exists():
+        raise MediaIOError("exists already; choose another name", path=final)
+    tmp = partial_path(final)
+    remove_stale_partials(final)
+    try:
+        if folder:
+            tmp.mkdir(parents=True)
+        yield tmp
+        if not overwrite and final.exists():  # appeared while we were writing
+            raise MediaIOError("exists already; choose another name or allow overwriting", path=final)
+        os.replace(tmp, final)
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=final) from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def write_atomic(final, data: bytes | str, overwrite: bool = True) -> Path:
+    """Write `data` (bytes, or str as UTF-8) to `final` through a temporary name."""
+    with atomic_path(final, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(final)
