@@ -8,23 +8,24 @@ generators (Output from Model.generate). The parameters are the model's ganfx.pa
     host = Host(GanEffect.load("watercolor"))
     instance = host.create_instance({"strength": 0.8})
     out = host.render_frame(instance, 0, frame)          # [H,W,C] in -> [H,W,C] out
+
+Every frame of a batch reaches the network in one call (`render_frames`), and the network's
+output is written straight into the negotiated output format (RenderArgs.output): a
+uint8 sRGB writer gets uint8 sRGB from the model's sRGB output, converted once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import FLOAT_LINEAR_RGB, PixelFormat, fit_channels
 from ganfx.runtime.model import Model
 
-from . import ofx
 from .ofx import (
     FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, IdentityResult, ImageEffect, Instance,
     IsIdentityArgs, PluginDescriptor, Rect, RegionsOfInterestArgs, RenderArgs,
 )
-
-# Output pixel depth of generators: the media convention (float = scene-linear, ints = sRGB).
-DEPTHS = {"float": (np.float32, "linear"), "short": (np.uint16, "srgb"), "byte": (np.uint8, "srgb")}
-
 
 class GanEffect(ImageEffect):
     """The plugin of one loaded model; see the module docstring."""
@@ -72,30 +73,42 @@ class GanEffect(ImageEffect):
         return None
 
     def render(self, instance: Instance, args: RenderArgs) -> np.ndarray:
+        return self.render_frames(instance, [args])[0]
+
+    def render_frames(self, instance: Instance, args: list) -> np.ndarray:
+        """All frames of one window in one network call per tile. # -> [N,h,w,C] in args[0].output"""
         if self.spec.kind == "effect":
             return self._render_effect(instance, args)
         return self._render_texture(instance, args)
 
-    def _render_effect(self, instance: Instance, args: RenderArgs) -> np.ndarray:
-        src = args.source  # covers the region of interest, clipped to the frame by the host
-        colorspace = "linear" if src.pixels.dtype.kind == "f" else "srgb"
+    def _render_effect(self, instance: Instance, args: list) -> np.ndarray:
+        first = args[0]
+        src = first.source  # covers the region of interest, clipped to the frame by the host
+        if any(a.source.bounds != src.bounds for a in args):
+            raise UserInputError(f"{self.spec.name}: frames of one window must share their region of interest")
+        pixels = np.stack([a.source.pixels for a in args])  # [N,h,w,C] over src.bounds
+        fmt = first.output or PixelFormat.of(pixels)
         # The model's own `tile` parameter (0 = off) tiles inside this render window.
         tile = int(instance.values.get("tile", 0) or 0) or None
-        out = self.model.apply(src.pixels, strength=float(instance.values.get("strength", 1.0)),
-                               tile=tile, colorspace=colorspace)  # [h,w,C] over src.bounds
-        return ofx.Image(out, src.bounds).crop(args.render_window)
+        out = self.model.apply(pixels, strength=float(instance.values.get("strength", 1.0)), tile=tile,
+                               colorspace=PixelFormat.of(pixels).colorspace, dtype=fmt.numpy_dtype,
+                               out_colorspace=fmt.colorspace, channels=fmt.channels)
+        w, b = first.render_window, src.bounds
+        return out[:, w.y1 - b.y1 : w.y2 - b.y1, w.x1 - b.x1 : w.x2 - b.x1]
 
-    def _render_texture(self, instance: Instance, args: RenderArgs) -> np.ndarray:
+    def _render_texture(self, instance: Instance, args: list) -> np.ndarray:
         v, host = instance.values, instance.host
-        dtype, colorspace = DEPTHS[host.pixel_depth]
+        first = args[0]
+        fmt = first.output or FLOAT_LINEAR_RGB
         fps = float(host.frame_rate)
         loop = int(v.get("loop", 0) or 0)
-        window = args.render_window
-        return self.model.generate(
-            window.width, window.height, t=float(args.time) / fps, seed=int(v.get("seed", 0)),
+        window = first.render_window
+        out = self.model.generate(
+            window.width, window.height, t=[float(a.time) / fps for a in args], seed=int(v.get("seed", 0)),
             speed=float(v.get("speed", 1.0)), loop=loop / fps if loop else None,
             tileable=bool(v.get("tileable", False)),
             # A proxy render shows the same texture, smaller: features shrink with the scale.
-            scale=float(v.get("scale", 1.0)) * float(args.render_scale[0]),
-            tile=host.tile, dtype=dtype, colorspace=colorspace,
-        )  # [H,W,C]
+            scale=float(v.get("scale", 1.0)) * float(first.render_scale[0]),
+            tile=host.tile, dtype=fmt.numpy_dtype, colorspace=fmt.colorspace,
+        )  # [N,H,W,3]
+        return fit_channels(out, fmt.channels)

@@ -22,9 +22,15 @@ Action order a host follows (see ganfx.plugin.host.Host):
 
     describe -> describe_in_context -> create_instance
       -> begin_sequence_render(frame_range, render_scale)
-         per frame: get_region_of_definition -> get_regions_of_interest -> get_frames_needed
-                    -> is_identity -> render (skipped when identity)
+         get_clip_preferences (once per source format: what the output clip will hold)
+         per batch of frames: get_region_of_definition -> get_frames_needed
+                    per window: get_regions_of_interest -> is_identity
+                                -> render_frames (the frames that are not identities, in one call)
       -> end_sequence_render -> destroy_instance
+
+`render_frames` is ganfx's one addition to the OpenFX model: a batch of frames for the same
+window in one call, so a network sees `[N,C,H,W]` at once. Its default renders them one by
+one with `render`, so a plugin that writes only `render` works everywhere.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy as np
 
 from ganfx.runtime.contract import ParamSpec
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import PixelFormat
 
 FILTER = "filter"  # one Source clip in, Output out (kOfxImageEffectContextFilter)
 GENERATOR = "generator"  # no source, Output only (kOfxImageEffectContextGenerator)
@@ -173,7 +180,6 @@ class HostInfo:
     project_size: tuple = (1920, 1080)  # (width, height): a generator's default extent
     frame_rate: float = 24.0  # frames per second; time t is frame t
     tile: int | None = None  # the host renders tiles of this size (plugins without tiles may tile inside)
-    pixel_depth: str = "float"  # generators' output: "float" (linear float32), "short"/"byte" (sRGB uint16/8)
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,12 @@ class CreateInstanceArgs:
 class BeginSequenceRenderArgs:
     frame_range: tuple  # (first, last), inclusive
     render_scale: tuple = (1.0, 1.0)  # proxy scale (x, y) of the images the plugin will see
+
+
+@dataclass(frozen=True)
+class ClipPreferencesArgs:
+    output: PixelFormat  # what the host's output (its writer) holds: the plugin should render this
+    source: PixelFormat | None = None  # what the Source clip holds (filters)
 
 
 @dataclass(frozen=True)
@@ -227,6 +239,7 @@ class RenderArgs:
     render_scale: tuple = (1.0, 1.0)
     source: Image | None = None  # the Source clip at `time`, covering the region of interest (filters)
     field: str = "none"  # interlacing: always "none" here
+    output: PixelFormat | None = None  # what the Output clip holds (negotiated by get_clip_preferences)
 
 
 @dataclass(frozen=True)
@@ -262,6 +275,9 @@ class ImageEffect:
     def begin_sequence_render(self, instance: Instance, args: BeginSequenceRenderArgs) -> None:
         return None
 
+    def get_clip_preferences(self, instance: Instance, args: ClipPreferencesArgs) -> PixelFormat | None:
+        return None  # the Output clip holds what the host asked for (args.output)
+
     def get_region_of_definition(self, instance: Instance, args: RegionOfDefinitionArgs) -> Rect | None:
         return None  # filters: the source's extent; generators: the project size
 
@@ -277,6 +293,10 @@ class ImageEffect:
     def render(self, instance: Instance, args: RenderArgs) -> np.ndarray:
         """-> [render_window.height, render_window.width, C] pixels."""
         raise NotImplementedError
+
+    def render_frames(self, instance: Instance, args: list) -> np.ndarray:
+        """Several frames of one window: [RenderArgs, ...] -> [N, h, w, C]. Default: `render` each."""
+        return np.stack([np.asarray(self.render(instance, a)) for a in args])
 
     def end_sequence_render(self, instance: Instance, args: EndSequenceRenderArgs) -> None:
         return None

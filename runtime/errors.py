@@ -15,9 +15,12 @@ import os
 class GanfxError(Exception):
     """Base of every ganfx error: a one-line message, optionally about a file."""
 
-    def __init__(self, message: str, path: str | os.PathLike | None = None):
+    def __init__(self, message: str, path: str | os.PathLike | None = None, about: str | None = None):
         self.message = " ".join(str(message).split())  # keep it on one line
         self.path = None if path is None else os.fspath(path)
+        # Which setting the problem is about ("frames", "tile", "overwrite", ...): a host adds how
+        # to change it (the CLI names its flag); the library never names a CLI option.
+        self.about = about
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -38,6 +41,17 @@ class ProviderError(GanfxError):
 
 class MediaIOError(GanfxError):
     """A video, image or frame sequence cannot be read or written."""
+
+
+class OutputExistsError(MediaIOError):
+    """The output is there already and replacing it was not allowed.
+
+    Hosts say how to allow it (the CLI: --overwrite, and --resume where `resumable`).
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, resumable: bool = False):
+        super().__init__(message, path)
+        self.resumable = resumable  # an image sequence: the frames already there could be kept
 
 
 class UserInputError(GanfxError):

@@ -19,9 +19,10 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
-from .errors import MediaIOError
+from .errors import MediaIOError, OutputExistsError
 
 _PARTIAL = re.compile(r"^\.(?P<stem>.*)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]*)?$")
 
@@ -75,13 +76,36 @@ def check_target(final, overwrite: bool = False, what: str = "output") -> Path:
         if not final.is_file():
             raise MediaIOError(f"exists and is not a regular file; the {what} must be a file name", path=final)
         if not overwrite:
-            raise MediaIOError("exists already; choose another name or allow overwriting", path=final)
+            raise OutputExistsError("exists already; choose another name or allow overwriting", path=final)
     parent = final.parent
     if not parent.is_dir():
         raise MediaIOError("folder does not exist" if not parent.exists() else "is not a folder", path=parent)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise MediaIOError("folder cannot be written (permission denied)", path=parent)
     return final
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_regular_file(path, error=MediaIOError, missing: str = "no such file") -> Path:
+    """Refuse anything but a regular file (or a link to one) before it is opened.
+
+    Opening a named pipe blocks until something writes to it and a device may never end, so
+    readers of ganfx look first: `error` (a GanfxError class) names the file and what it is.
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise error(missing, path=path) from None
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror or exc})", path=path) from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise error(f"is {kind}, not a file", path=path)
+    return path
 
 
 def remove_quietly(path) -> None:
@@ -106,7 +130,7 @@ def atomic_path(final, overwrite: bool = True, folder: bool = False):
     """
     final = check_target(final, overwrite) if not folder else Path(final)
     if folder and final.exists():
-        raise MediaIOError("exists already; choose another name", path=final)
+        raise MediaIOError("output folder exists already; choose another name", path=final)
     tmp = partial_path(final)
     remove_stale_partials(final)
     try:
@@ -114,7 +138,7 @@ def atomic_path(final, overwrite: bool = True, folder: bool = False):
             tmp.mkdir(parents=True)
         yield tmp
         if not overwrite and final.exists():  # appeared while we were writing
-            raise MediaIOError("exists already; choose another name or allow overwriting", path=final)
+            raise OutputExistsError("exists already; choose another name or allow overwriting", path=final)
         os.replace(tmp, final)
     except OSError as exc:
         remove_quietly(tmp)

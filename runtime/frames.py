@@ -8,16 +8,55 @@ space. Alpha never goes through the network: it is split off and put back untouc
 
     x, alpha = to_tensor(frame, spec.input)                     # [1,3,H,W] float32, [1,H,W,1]
     out = from_tensor(y, spec.output, dtype=frame.dtype, alpha=alpha)[0]   # [H,W,4] like frame
+
+A `PixelFormat` is what a clip holds or a writer wants (dtype, colour space, channels); it is
+what hosts negotiate in the clip-preferences action (docs/architecture.md, "Clip preferences").
+`convert` is the one place frames change depth, colour space or channel count, and
+`to_unit`/`from_unit` the one place integers are scaled (255, 65535) to and from 0..1.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from .contract import TensorSpec
 from .errors import UserInputError
 
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """Pixels as a clip holds them: numpy dtype name, colour space, channels (3 RGB | 4 RGBA)."""
+
+    dtype: str  # "uint8" | "uint16" | "float32"
+    colorspace: str  # "srgb" (integers, display-referred) | "linear" (floats, scene-linear)
+    channels: int  # 3 | 4
+
+    @classmethod
+    def of(cls, frames: np.ndarray) -> "PixelFormat":
+        """The media convention for an array: float = scene-linear, integers = sRGB; 1 channel counts as RGB."""
+        a = np.asarray(frames)
+        c = a.shape[-1] if a.ndim >= 3 else 1
+        return cls.for_dtype(a.dtype, 4 if c == 4 else 3)
+
+    @classmethod
+    def for_dtype(cls, dtype, channels: int = 3) -> "PixelFormat":
+        dtype = np.dtype(dtype)
+        return cls(dtype.name, "linear" if dtype.kind == "f" else "srgb", int(channels))
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    def matches(self, image: np.ndarray) -> bool:
+        """True when `image` [...,H,W,C] is already in this format (no conversion needed)."""
+        return image.dtype == self.numpy_dtype and image.ndim >= 3 and image.shape[-1] == self.channels
+
+
+FLOAT_LINEAR_RGB = PixelFormat("float32", "linear", 3)  # a generator's output when nobody says otherwise
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -113,3 +152,47 @@ def from_tensor(tensor: np.ndarray, spec: TensorSpec, dtype=np.float32, colorspa
             alpha = from_unit(to_unit(alpha), out.dtype)
         out = np.concatenate([out, alpha], axis=-1)
     return out
+
+
+def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """[...,C] -> [...,channels]: grey repeated to RGB, alpha dropped or added opaque."""
+    c = image.shape[-1]
+    if c == 1:
+        image, c = np.repeat(image, 3, axis=-1), 3
+    if c == channels:
+        return image
+    if c == 4 and channels == 3:
+        return image[..., :3]
+    if c == 3 and channels == 4:
+        opaque = 1.0 if image.dtype.kind == "f" else _SCALE[image.dtype]
+        return np.concatenate([image, np.full(image.shape[:-1] + (1,), opaque, image.dtype)], axis=-1)
+    raise UserInputError(f"cannot fit {c} channels to {channels}")
+
+
+def convert(image: np.ndarray, dtype, channels: int) -> np.ndarray:
+    """[...,H,W,C] frames -> `dtype` with `channels` (3|4), by the media convention.
+
+    Float is scene-linear, integers sRGB; 8 <-> 16 bit is exact (x257, round(x/257)). Alpha is
+    never colour-converted; a missing alpha becomes opaque. Frames already in the format are
+    returned as they are.
+    """
+    dtype = np.dtype(dtype)
+    img = image if image.ndim >= 3 else image[..., None]
+    if img.dtype == dtype and img.shape[-1] == channels:
+        return img
+    if img.shape[-1] == 4 and channels == 3:
+        img = img[..., :3]  # drop alpha first: less to convert
+    if img.dtype == np.uint8 and dtype == np.uint16:
+        img = img.astype(np.uint16) * np.uint16(257)  # exact: 255 * 257 = 65535
+    elif img.dtype == np.uint16 and dtype == np.uint8:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(x / 257), no ties
+    elif img.dtype != dtype:
+        c, a = img[..., :3], img[..., 3:]
+        src_float = img.dtype.kind == "f"
+        c, a = to_unit(c), to_unit(a)
+        if dtype.kind == "f":
+            c = c if src_float else srgb_to_linear(c)
+        elif src_float:
+            c = linear_to_srgb(c)
+        img = from_unit(np.concatenate([c, a], axis=-1) if a.size else c, dtype)
+    return np.ascontiguousarray(fit_channels(img, channels))

@@ -24,7 +24,7 @@ from .contract import ModelSpec, read_spec
 from .errors import ContractError, ModelLoadError, UserInputError
 from .noise import NoiseField
 from .providers import choose_providers, default_threads, onnxruntime, provider_options
-from .tiling import TileGrid, round_up, spans
+from .tiling import TileGrid, round_up
 
 log = logging.getLogger("ganfx")
 
@@ -54,7 +54,8 @@ def _variant(path: Path, precision: str) -> Path:
         return path
     fp16 = path.with_name(path.name[: -len(".onnx")] + ".fp16.onnx") if path.suffix == ".onnx" else path
     if not fp16.is_file():
-        raise ModelLoadError(f"no fp16 variant ({fp16.name}); export one with `ganfx export --fp16`", path=path)
+        raise ModelLoadError(f"no fp16 variant ({fp16.name}) beside it; export one in fp16", path=path,
+                             about="precision")
     return fp16
 
 
@@ -133,17 +134,6 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     return Model(path, spec, session, reason)
 
 
-def _cell_spans(cells: int, window: int, halo: int, multiple: int) -> list:
-    """Noise-cell windows for textures: (core start, core stop, window size), one size per axis.
-
-    Noise exists beyond the image, so every core gets its full halo of cells on both sides.
-    """
-    core = window - 2 * halo
-    count = -(-cells // core)
-    window = round_up(-(-cells // count) + 2 * halo, multiple)  # as small as the count allows
-    return [(sp.start, sp.stop, window) for sp in spans(cells, window - 2 * halo, 0)]
-
-
 def _auto_tile(max_pixels: int) -> int:
     return max(64, min(DEFAULT_TILE, int(max_pixels**0.5)))
 
@@ -157,6 +147,9 @@ class Model:
         self._in = spec.input
         self._out = spec.output
         self._np_in = np.float16 if self._in.dtype == "float16" else np.float32
+        batch_dim = session.get_inputs()[0].shape[0]
+        # A graph exported with a fixed batch of 1 takes frames one by one; a dynamic one all at once.
+        self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.runs = 0  # network invocations, for hosts and tests
 
     @property
@@ -164,31 +157,55 @@ class Model:
         return list(self.session.get_providers())
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        """One network call. # [N,C,H,W] in -> [N,C',H',W'] float32 out"""
+        """One network call per batch. # [N,C,H,W] in -> [N,C',H',W'] float32 out"""
         if tensor.ndim != 4 or tensor.shape[1] != self._in.channels:
             raise UserInputError(f"{self.path.name}: expected [N,{self._in.channels},H,W], got {list(tensor.shape)}")
-        self.runs += 1
-        out = self.session.run([self._out.name], {self._in.name: np.ascontiguousarray(tensor, dtype=self._np_in)})[0]
+        step = self.max_batch or tensor.shape[0]
+        outs = []
+        for i in range(0, tensor.shape[0], step):
+            self.runs += 1
+            x = np.ascontiguousarray(tensor[i : i + step], dtype=self._np_in)
+            outs.append(self.session.run([self._out.name], {self._in.name: x})[0])
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return out.astype(np.float32, copy=False)
 
     # -- effects ------------------------------------------------------------------------
     def apply(self, frames, strength: float = 1.0, tile: int | None = None, feather: int = 0,
-              colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        """Apply an effect to one frame [H,W,C] or a batch [N,H,W,C]; same shape and dtype back.
+              colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS, dtype=None,
+              out_colorspace: str | None = None, channels: int | None = None) -> np.ndarray:
+        """Apply an effect to one frame [H,W,C] or a batch [N,H,W,C] (one network call per tile).
 
-        Tiles when `tile` is given or the frame exceeds `max_pixels`; alpha passes through.
+        The output is `dtype` in `out_colorspace` with `channels` (default: as the input); alpha
+        passes through untouched. Tiles when `tile` is given or a frame exceeds `max_pixels`.
         """
         if self.spec.kind != "effect":
             raise UserInputError(f"{self.spec.name} is a {self.spec.kind} model; use generate()")
         single = np.asarray(frames).ndim in (2, 3)
         batch = F.as_batch(frames)
-        n, h, w, _ = batch.shape
+        n, h, w, c = batch.shape
+        dtype = np.dtype(dtype or batch.dtype)
+        out_colorspace = out_colorspace or colorspace
+        channels = channels or (4 if c == 4 else self._out.channels)
         if tile is None and h * w > max_pixels:
             tile = _auto_tile(max_pixels)
-        if tile is None:
-            out = self._apply_whole(batch, strength, colorspace)
+        padded = self._pad(batch)
+        try:  # one window shape for every tile, origins on the size multiple
+            grid = TileGrid(padded.shape[1], padded.shape[2], int(tile or max(padded.shape[1:3])),
+                            self.spec.halo, self.spec.multiple, int(feather))
+        except ValueError as exc:
+            raise UserInputError(f"{self.spec.name}: {exc}") from None
+        if feather:  # blended tiles: accumulate in float, convert once at the end
+            acc = np.zeros(padded.shape[:3] + (self._out.channels,), np.float32)
+            for t in grid:
+                y = self._effect_unit(padded[(slice(None),) + t.src], strength, colorspace, colorspace)
+                acc[(slice(None),) + t.dst] += y[(slice(None),) + t.crop] * grid.weights(t)
+            out = self._finish(F.convert_colorspace(acc[:, :h, :w], colorspace, out_colorspace), batch, dtype, channels)
         else:
-            out = np.stack([self._apply_tiled(f, strength, int(tile), int(feather), colorspace) for f in batch])
+            out = np.empty((n, padded.shape[1], padded.shape[2], self._out.channels), dtype)
+            for t in grid:
+                y = self._effect_unit(padded[(slice(None),) + t.src], strength, colorspace, out_colorspace)
+                out[(slice(None),) + t.dst] = F.from_unit(y[(slice(None),) + t.crop], dtype)
+            out = self._finish(out[:, :h, :w], batch, dtype, channels, converted=True)
         return out[0] if single else out
 
     def _pad(self, batch: np.ndarray) -> np.ndarray:
@@ -201,71 +218,50 @@ class Model:
         mode = "reflect" if ph < h and pw < w else "edge"
         return np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
-    def _effect_unit(self, src: np.ndarray, strength: float, colorspace: str) -> np.ndarray:
-        """[N,h,w,C] source window -> [N,h,w,C'] effect output, 0..1 float, mixed by strength."""
+    def _effect_unit(self, src: np.ndarray, strength: float, colorspace: str, out_colorspace: str) -> np.ndarray:
+        """[N,h,w,C] source window -> [N,h,w,C'] effect output, 0..1 float in `out_colorspace`, mixed by strength."""
         x, _ = F.to_tensor(src, self._in, colorspace)
-        y = F.tensor_to_unit(self.run(x), self._out, colorspace)
+        mixing = strength < 1.0
+        # Mixing happens in the source's colour space; without it, straight to the output's.
+        y = F.tensor_to_unit(self.run(x), self._out, colorspace if mixing else out_colorspace)
         if y.shape[1:3] != src.shape[1:3]:
             raise ContractError(
                 f"effect output is {y.shape[1]}x{y.shape[2]} for a {src.shape[1]}x{src.shape[2]} input", path=self.path
             )
-        if strength >= 1.0:
+        if not mixing:
             return y
         base = F.to_unit(F.split_alpha(src)[0])
         if base.shape[-1] != y.shape[-1]:
             base = np.repeat(base, y.shape[-1] // base.shape[-1], axis=-1)
-        return base + np.float32(strength) * (y - base)
+        return F.convert_colorspace(base + np.float32(strength) * (y - base), colorspace, out_colorspace)
 
-    def _apply_whole(self, batch, strength, colorspace):
-        h, w = batch.shape[1:3]
-        y = self._effect_unit(self._pad(batch), strength, colorspace)[:, :h, :w]
-        return self._finish(y, batch)
-
-    def _finish(self, y_unit, src):
-        out = F.from_unit(y_unit, src.dtype)
+    def _finish(self, y, src, dtype, channels, converted: bool = False):
+        """Colour [N,H,W,C'] (0..1 float, or already `dtype`) + the source's alpha -> `dtype` with `channels`."""
+        out = y if converted else F.from_unit(y, dtype)
         alpha = F.split_alpha(src)[1]
-        if alpha is not None:
-            out = np.concatenate([out, alpha], axis=-1)
-        return out
-
-    def _apply_tiled(self, frame, strength, tile, feather, colorspace):
-        h, w = frame.shape[:2]
-        padded = self._pad(frame[None])[0]
-        try:
-            grid = TileGrid(padded.shape[0], padded.shape[1], tile, self.spec.halo, self.spec.multiple, feather)
-        except ValueError as exc:
-            raise UserInputError(f"{self.spec.name}: {exc}") from None
-        channels = self._out.channels
-        if feather:
-            acc = np.zeros(padded.shape[:2] + (channels,), np.float32)
-            for t in grid:
-                y = self._effect_unit(padded[t.src][None], strength, colorspace)[0][t.crop]
-                acc[t.dst] += y * grid.weights(t)
-            return self._finish(acc[None, :h, :w], frame[None])[0]
-        out = np.empty(padded.shape[:2] + (channels,), frame.dtype)
-        for t in grid:
-            y = self._effect_unit(padded[t.src][None], strength, colorspace)[0][t.crop]
-            out[t.dst] = F.from_unit(y, frame.dtype)
-        alpha = F.split_alpha(frame[None])[1]
-        out = out[:h, :w]
-        return np.concatenate([out, alpha[0]], axis=-1) if alpha is not None else out
+        if alpha is not None and channels == 4:
+            return np.concatenate([out, alpha if alpha.dtype == dtype else F.from_unit(F.to_unit(alpha), dtype)], axis=-1)
+        return F.fit_channels(out, channels)
 
     # -- textures -----------------------------------------------------------------------
     def noise_field(self, seed: int = 0, loop: float | None = None, period: tuple | None = None) -> NoiseField:
         return NoiseField(seed=seed, channels=self.spec.noise.channels, period=period, loop=loop)
 
-    def generate(self, width: int, height: int, t: float = 0.0, seed: int = 0, speed: float = 1.0,
+    def generate(self, width: int, height: int, t=0.0, seed: int = 0, speed: float = 1.0,
                  loop: float | None = None, tileable: bool = False, scale: float = 1.0, tile: int | None = None,
                  dtype=np.float32, colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        """Render a texture. # -> [height,width,C] of `dtype`
+        """Render a texture. # -> [height,width,C] of `dtype`; [N,height,width,C] when `t` is a sequence
 
-        `t` is animation time (seconds); the noise moves `speed` key fields per second and,
-        with `loop` (seconds), returns exactly to t=0 after `loop`. `tileable` wraps the noise
-        so the image repeats with period (height, width) — sizes must then be multiples of the
-        noise stride. `tile` (pixels) renders window by window; the result is identical.
+        `t` is animation time (seconds; several times render as one batch per window); the
+        noise moves `speed` key fields per second and, with `loop` (seconds), returns exactly to
+        t=0 after `loop`. `tileable` wraps the noise so the image repeats with period
+        (height, width) — sizes must then be multiples of the noise stride. `tile` (pixels)
+        renders window by window; the result is identical.
         """
         if self.spec.kind != "texture":
             raise UserInputError(f"{self.spec.name} is an {self.spec.kind} model; use apply()")
+        times = [float(x) for x in np.atleast_1d(np.asarray(t, dtype=np.float64))]
+        single = np.ndim(t) == 0
         width, height = int(width), int(height)
         if width < 1 or height < 1:
             raise UserInputError(f"size must be positive, got {width}x{height}")
@@ -274,12 +270,13 @@ class Model:
 
             if scale <= 0:
                 raise UserInputError(f"scale must be positive, got {scale}")
-            small = self.generate(max(1, round(width / scale)), max(1, round(height / scale)), t, seed, speed, loop,
-                                  tileable, 1.0, tile, np.float32, colorspace, max_pixels)
+            small = self.generate(max(1, round(width / scale)), max(1, round(height / scale)), times, seed, speed,
+                                  loop, tileable, 1.0, tile, np.float32, colorspace, max_pixels)
             interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-            big = cv2.resize(small, (width, height), interpolation=interp)
-            big = big[..., None] if big.ndim == 2 else big
-            return F.from_unit(big, dtype)
+            big = np.stack([cv2.resize(s_, (width, height), interpolation=interp).reshape(height, width, -1)
+                            for s_ in small])
+            big = F.from_unit(big, dtype)
+            return big[0] if single else big
         s, halo, m = self.spec.noise.stride, self.spec.noise.halo, self.spec.multiple
         cells_y, cells_x = -(-height // s), -(-width // s)
         period = None
@@ -288,24 +285,33 @@ class Model:
                 raise UserInputError(f"tileable output needs width and height multiples of {s}, got {width}x{height}")
             period = (cells_y, cells_x)
         field = self.noise_field(seed, None if not loop else loop * speed, period)
-        nt = float(t) * float(speed)
         if tile is None and width * height > max_pixels:
             tile = _auto_tile(max_pixels)
-        if tile is None:
-            rows = [(0, cells_y, round_up(cells_y + 2 * halo, m))]
-            cols = [(0, cells_x, round_up(cells_x + 2 * halo, m))]
-        else:
-            win = max(round_up(max(int(tile) // s, 1), m), round_up(2 * halo + 1, m))
-            rows, cols = _cell_spans(cells_y, win, halo, m), _cell_spans(cells_x, win, halo, m)
-        out = np.empty((cells_y * s, cells_x * s, self._out.channels), np.dtype(dtype))
-        for c0y, c1y, wy in rows:
-            for c0x, c1x, wx in cols:
-                noise = field.window(c0y - halo, c0x - halo, wy, wx, nt)
-                y = F.tensor_to_unit(self.run(noise[None]), self._out, colorspace)[0]
-                if y.shape[0] != wy * s or y.shape[1] != wx * s:
-                    raise ContractError(
-                        f"texture output is {y.shape[0]}x{y.shape[1]} for {wy}x{wx} noise cells, "
-                        f"ganfx.noise stride {s} says {wy * s}x{wx * s}", path=self.path)
-                crop = y[halo * s : (halo + c1y - c0y) * s, halo * s : (halo + c1x - c0x) * s]
-                out[c0y * s : c1y * s, c0x * s : c1x * s] = F.from_unit(crop, dtype)
-        return out[:height, :width]
+        # Noise exists beyond the image: tile the cell grid grown by the halo on every side (on
+        # the size multiple), so every kept cell has its full halo of noise around it.
+        span_y, span_x = round_up(cells_y + 2 * halo, m), round_up(cells_x + 2 * halo, m)
+        win = max(span_y, span_x) if tile is None else max(int(tile) // s, 2 * round_up(halo, m) + m)
+        try:
+            grid = TileGrid(span_y, span_x, win, halo, m)
+        except ValueError as exc:
+            raise UserInputError(f"{self.spec.name}: {exc}") from None
+        out = np.empty((len(times), cells_y * s, cells_x * s, self._out.channels), np.dtype(dtype))
+        for tl in grid:
+            (sy, sx), (dy, dx) = tl.src, tl.dst
+            wy, wx = sy.stop - sy.start, sx.stop - sx.start
+            # kept cells inside the image (cell c of the image is cell c + halo of the grid)
+            ky0, ky1 = max(dy.start, halo), min(dy.stop, halo + cells_y)
+            kx0, kx1 = max(dx.start, halo), min(dx.stop, halo + cells_x)
+            if ky0 >= ky1 or kx0 >= kx1:
+                continue
+            noise = np.stack([field.window(sy.start - halo, sx.start - halo, wy, wx, nt * float(speed))
+                              for nt in times])
+            y = F.tensor_to_unit(self.run(noise), self._out, colorspace)
+            if y.shape[1] != wy * s or y.shape[2] != wx * s:
+                raise ContractError(
+                    f"texture output is {y.shape[1]}x{y.shape[2]} for {wy}x{wx} noise cells, "
+                    f"ganfx.noise stride {s} says {wy * s}x{wx * s}", path=self.path)
+            crop = y[:, (ky0 - sy.start) * s : (ky1 - sy.start) * s, (kx0 - sx.start) * s : (kx1 - sx.start) * s]
+            out[:, (ky0 - halo) * s : (ky1 - halo) * s, (kx0 - halo) * s : (kx1 - halo) * s] = F.from_unit(crop, dtype)
+        out = out[:, :height, :width]
+        return out[0] if single else out

@@ -5,13 +5,16 @@ queue, so decoding frame k+2, running the network on k+1 and encoding k overlap 
 slowest stage sets the pace (PyAV, onnxruntime, OpenCV and OpenEXR release the GIL while
 they work). Memory stays bounded: at most `queue_size` batches wait between two stages.
 
-The pipeline knows nothing about models: it drives any *processor*, an object with
+The pipeline knows nothing about models: it drives any *processor* (the plugin layer's
+render session, ganfx.plugin.session, in every command), an object with
 
-    begin(frame_range: tuple[int, int]) -> None
+    begin(frame_range: tuple[int, int], output: PixelFormat) -> None   # output: what the writer takes
     process(frames: np.ndarray | None, frame_numbers: list[int]) -> np.ndarray   # [N,H,W,C] -> [N,H,W,C]
     end() -> None
 
-(`frames` is None for generators), a source of `Frame`s, and a `Writer`:
+(`frames` is None for generators), a source of `Frame`s, and a `Writer`. A batch of frames
+is stacked once (preprocess), reaches the processor as one array and is split once for the
+encoder (postprocess); frames the processor made in the writer's format are not converted.
 
     with open_reader("plate.mov") as reader, open_writer("out.mp4", spec) as writer:
         stats = render(reader.frames(), processor, writer, total=reader.properties.frame_count,
@@ -169,8 +172,12 @@ class _Runner:
 
 
 def render(source, processor, writer, *, total: int, batch: int = 1, frame_range: tuple | None = None,
-           progress: Progress | None = None, queue_size: int = 4) -> RenderStats:
-    """Run `source` frames through `processor` into `writer`; see the module docstring."""
+           progress: Progress | None = None, queue_size: int = 4, on_frame=None) -> RenderStats:
+    """Run `source` frames through `processor` into `writer`; see the module docstring.
+
+    `on_frame(done, total)` is called after each written frame (a host's progress display);
+    an exception it raises (a host's cancel) stops the render like any other error.
+    """
     if batch < 1:
         raise ValueError("batch must be >= 1")
     progress = progress or Progress(total, "quiet")
@@ -207,7 +214,8 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
         try:
             out = processor.process(batch_in, numbers)
         except MemoryError:
-            raise GanfxError(f"out of memory rendering frame {numbers[0]}; use --tile N or a smaller --batch") from None
+            raise GanfxError(f"out of memory rendering frame {numbers[0]}; render in smaller tiles or fewer frames at a time",
+                             about="tile") from None
         except Exception as exc:
             if not type(exc).__module__.startswith("onnxruntime"):
                 raise
@@ -221,6 +229,9 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
 
     def postprocess(item):
         frames, out = item
+        fmt = writer.pixel_format
+        if fmt.matches(out):  # the processor rendered what the writer takes: split only
+            return [Frame(f.number, out[i], f.pts, f.duration) for i, f in enumerate(frames)]
         return [Frame(f.number, writer.convert(out[i]), f.pts, f.duration) for i, f in enumerate(frames)]
 
     def encode(frames):
@@ -228,12 +239,14 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
             writer.write(f)
             written[0] += 1
             progress.update(f.number)
+            if on_frame is not None:
+                on_frame(written[0], total)
 
     bodies = [decode, run.stage(1, preprocess), run.stage(2, inference), run.stage(3, postprocess),
               run.stage(4, encode)]
     threads = [run.thread(name, body) for name, body in zip(STAGES, bodies)]
     start = time.perf_counter()
-    processor.begin(frame_range)
+    processor.begin(frame_range, writer.pixel_format)
     try:
         for t in threads:
             t.start()
@@ -274,15 +287,15 @@ class RenderOptions:
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
 
 
-def parse_frame_range(text: str, option: str = "--frames") -> tuple:
+def parse_frame_range(text: str, about: str = "frames") -> tuple:
     """"1001-1100" -> (1001, 1100); "12" -> (12, 12). UserInputError for anything else."""
     m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text or "")
     if not m:
-        raise UserInputError(f"{option} takes FIRST-LAST (e.g. 1001-1100), got {text!r}")
+        raise UserInputError(f"a frame range is FIRST-LAST (e.g. 1001-1100), got {text!r}", about=about)
     first = int(m.group(1))
     last = int(m.group(2)) if m.group(2) is not None else first
     if last < first:
-        raise UserInputError(f"{option} {text}: the last frame comes before the first")
+        raise UserInputError(f"frame range {text}: the last frame comes before the first", about=about)
     return first, last
 
 
@@ -312,11 +325,12 @@ def queue_size_for(width: int, height: int, batch: int, max_size: int = 4) -> in
     return int(max(1, min(max_size, (QUEUED_BYTES // batch_bytes - len(STAGES)) // (len(STAGES) - 1))))
 
 
-def _run(source, processor, writer, total, frame_range, options: RenderOptions, label: str) -> RenderStats:
+def _run(source, processor, writer, total, frame_range, options: RenderOptions, label: str,
+         on_frame=None) -> RenderStats:
     progress = Progress(total, options.progress, label)
     try:
         stats = render(source, processor, writer, total=total, batch=options.batch, frame_range=frame_range,
-                       progress=progress,
+                       progress=progress, on_frame=on_frame,
                        queue_size=queue_size_for(writer.spec.width, writer.spec.height, options.batch))
         writer.commit()
     except BaseException:
@@ -329,7 +343,7 @@ def _run(source, processor, writer, total, frame_range, options: RenderOptions, 
 
 
 def render_file(input_path, output_path, processor, frames: tuple | None = None,
-                options: RenderOptions = RenderOptions()) -> RenderStats:
+                options: RenderOptions = RenderOptions(), on_frame=None) -> RenderStats:
     """Apply `processor` to the frames of a video, sequence or still and write `output_path`.
 
         render_file("plate.mov", "out/shot.####.exr", processor, frames=(10, 20))
@@ -339,13 +353,14 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
     if _same_file(input_path, output_path):
         raise UserInputError("the output is the input; choose another output", path=output_path)
     if options.resume and not is_sequence(output_path):
-        raise UserInputError("--resume works with image-sequence outputs (shot.####.exr)", path=output_path)
+        raise UserInputError("resuming works with image-sequence outputs (shot.####.exr) only", path=output_path,
+                             about="resume")
     with open_reader(input_path) as reader:
         p = reader.properties
         first, last = frames or (p.first_frame, p.last_frame)
         if first < p.first_frame or last > p.last_frame:
-            raise UserInputError(f"--frames {first}-{last} is outside the source's frames "
-                                 f"{p.first_frame}-{p.last_frame}", path=input_path)
+            raise UserInputError(f"frames {first}-{last} are outside the source's frames "
+                                 f"{p.first_frame}-{p.last_frame}", path=input_path, about="frames")
         trim = (first, last) != (p.first_frame, p.last_frame)
         spec = OutputSpec(
             p.width, p.height, frame_rate=p.frame_rate or options.fps or Fraction(24), time_base=p.time_base,
@@ -359,11 +374,12 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
         skip = writer.done_frames
         total = last - first + 1 - len(skip)
         source = reader.frames(first, last, skip=skip)
-        return _run(source, processor, writer, total, (first, last), options, Path(output_path).name)
+        return _run(source, processor, writer, total, (first, last), options, Path(output_path).name, on_frame)
 
 
 def generate_file(output_path, processor, count: int, size: tuple,
-                  options: RenderOptions = RenderOptions(), frames: tuple | None = None) -> RenderStats:
+                  options: RenderOptions = RenderOptions(), frames: tuple | None = None,
+                  on_frame=None) -> RenderStats:
     """Render generated frames 0..count-1 (or the chunk `frames` = (first, last) of them) to a
     still, a sequence or a video. Frame n is the same image whichever chunk renders it.
 
@@ -372,16 +388,17 @@ def generate_file(output_path, processor, count: int, size: tuple,
     from .io import OutputSpec, is_sequence, open_writer
 
     if count < 1:
-        raise UserInputError(f"--frames must be at least 1, got {count}")
+        raise UserInputError(f"the frame count must be at least 1, got {count}", about="frames")
     first, last = frames or (0, count - 1)
     if first < 0 or last > count - 1:
-        raise UserInputError(f"--range {first}-{last} is outside the {count} frames 0-{count - 1}")
+        raise UserInputError(f"frames {first}-{last} are outside the {count} frames 0-{count - 1}", about="range")
     if options.resume and not is_sequence(output_path):
-        raise UserInputError("--resume works with image-sequence outputs (tex.####.exr)", path=output_path)
+        raise UserInputError("resuming works with image-sequence outputs (tex.####.exr) only", path=output_path,
+                             about="resume")
     spec = OutputSpec(int(size[0]), int(size[1]), frame_rate=options.fps or Fraction(24), codec=options.codec,
                       bit_depth=8, overwrite=options.overwrite, resume=options.resume,
                       frame_numbers=tuple(range(first, last + 1)), quality=options.quality)
     writer = open_writer(output_path, spec, options.writer)
     numbers = [n for n in range(first, last + 1) if n not in writer.done_frames]
     source = (Frame(n, None) for n in numbers)
-    return _run(source, processor, writer, len(numbers), (first, last), options, Path(output_path).name)
+    return _run(source, processor, writer, len(numbers), (first, last), options, Path(output_path).name, on_frame)

@@ -2,7 +2,8 @@
 
 The operators turn a strip or the texture settings into a job spec, run the job (in a thread
 with progress, or synchronously in background mode) and only then touch the scene. Jobs
-render through the reference host (ganfx.plugin.host.Host), like `ganfx render`.
+render through the plugin layer's render session (ganfx.plugin.session), with the runtime's
+readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One render path").
 
     spec = EffectJobSpec(model="watercolor", params={"strength": 0.8},
                          source=SourceClip("movie", ("/shots/plate.mp4",), first=0, last=47),
@@ -17,8 +18,6 @@ done; a failed or cancelled job leaves nothing behind.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +103,11 @@ def model_names(folder: str = "") -> list:
     return out
 
 
-def _host(model: str, params: dict, providers, tile, **info):
-    from ganfx.plugin.gan_effect import GanEffect
-    from ganfx.plugin.host import Host
-    from ganfx.plugin.ofx import HostInfo
+def _session(model: str, params: dict, providers, tile, **options):
+    from ganfx.plugin.session import SessionOptions, open_session
 
-    plugin = GanEffect.load(model, providers=list(providers) if providers else None)
-    host = Host(plugin, HostInfo(name="blender", tile=tile or None, **info))
-    return host, host.create_instance(params)
+    return open_session(model, params, SessionOptions(tile=tile or None, providers=tuple(providers) if providers
+                                                      else None, **options), host_name="blender")
 
 
 def read_source(source: SourceClip):
@@ -137,86 +133,78 @@ def read_source(source: SourceClip):
         raise UserInputError(f"unknown source kind {source.kind!r}")
 
 
-class _Folder:
-    """Writes PNGs into a hidden sibling of `final`, renamed to `final` on commit."""
+def _png_writer(folder: Path, name: str, size: tuple, count: int, deep: bool):
+    """The runtime's sequence writer for <name>.0001.png ... in `folder` (8-bit, or 16-bit when `deep`)."""
+    from ganfx.runtime.io import OutputSpec, open_writer
 
-    def __init__(self, final: Path):
-        self.final = Path(final)
-        if self.final.exists():
-            raise UserInputError("output folder exists already; choose another", path=self.final)
-        self.temp = self.final.with_name(f".{self.final.name}.partial-{os.getpid()}")
-        self.temp.mkdir(parents=True, exist_ok=True)
-        self.files = []
+    spec = OutputSpec(size[0], size[1], bit_depth=16 if deep else 8, frame_numbers=tuple(range(1, count + 1)))
+    return open_writer(folder / f"{name}.####.png", spec)
 
-    def write(self, name: str, image: np.ndarray) -> None:
-        from ganfx.runtime.io import convert_image
-        from ganfx.runtime.io.images import write_image
 
-        # PNG keeps 8- and 16-bit sources at their depth; linear floats become 16-bit sRGB.
-        dtype = np.uint8 if image.dtype == np.uint8 else np.uint16
-        write_image(self.temp / name, convert_image(image, dtype, image.shape[-1]))
-        self.files.append(name)
+def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Path, name: str, job: "Job",
+                     size=None) -> list:
+    """Frames (source images, or None per frame for generators) through the session into a PNG
+    sequence numbered from 1, in a hidden folder renamed to `folder` when the last frame is done."""
+    from ganfx.runtime.files import atomic_path
+    from ganfx.runtime.io.base import Frame
 
-    def commit(self) -> list:
-        os.replace(self.temp, self.final)
-        return self.files
-
-    def abort(self) -> None:
-        shutil.rmtree(self.temp, ignore_errors=True)
+    first = frame_range[0]
+    names = []
+    with atomic_path(folder, folder=True) as tmp:
+        writer = None
+        try:
+            for i, image in enumerate(frames):
+                job.check()
+                if writer is None:
+                    h, w = image.shape[:2] if image is not None else size[::-1]
+                    # PNG keeps 8- and 16-bit sources at their depth; linear floats become 16-bit sRGB.
+                    deep = image is None or image.dtype != np.uint8
+                    writer = _png_writer(Path(tmp), name, (w, h), count, deep)
+                    session.begin(frame_range, output=writer.pixel_format)
+                batch = None if image is None else image[None]
+                out = session.process(batch, [first + i])[0]
+                writer.write(Frame(i + 1, out))
+                names.append(f"{name}.{i + 1:04d}.png")
+                job.report(i + 1, count)
+            session.end()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    return names
 
 
 def render_effect(spec: EffectJobSpec, job: "Job") -> list:
     """Apply the effect to every source frame; -> the PNG file names written into spec.folder."""
-    host, instance = _host(spec.model, spec.params, spec.providers, spec.tile)
-    if instance.context != "filter":
-        raise UserInputError(f"{host.descriptor.label} is a texture model; use Generate Texture", path=spec.model)
-    total = spec.source.last - spec.source.first + 1
-    out = _Folder(spec.folder)
-    try:
-        host.begin_sequence(instance, (spec.source.first, spec.source.last))
-        for i, image in enumerate(read_source(spec.source)):
-            job.check()
-            result = host.render_frame(instance, spec.source.first + i, image)
-            out.write(f"{spec.name}.{i + 1:04d}.png", result)
-            job.report(i + 1, total)
-        host.end_sequence(instance)
-        return out.commit()
-    except BaseException:
-        out.abort()
-        raise
-    finally:
-        host.destroy_instance(instance)
+    with _session(spec.model, spec.params, spec.providers, spec.tile) as session:
+        if session.kind != "effect":
+            raise UserInputError(f"{session.spec.name} is a texture model; use Generate Texture", path=spec.model)
+        frame_range = (spec.source.first, spec.source.last)
+        return _render_sequence(session, frame_range, read_source(spec.source), frame_range[1] - frame_range[0] + 1,
+                                spec.folder, spec.name, job)
 
 
 def render_texture(spec: TextureJobSpec, job: "Job"):
     """Generate the texture; -> PNG names in spec.folder, or (folder None) a list of float32 linear frames."""
-    width, height = spec.size
-    host, instance = _host(spec.model, dict(spec.params), spec.providers, spec.tile, project_size=(width, height),
-                           frame_rate=float(spec.fps), pixel_depth="float")
-    if instance.context != "generator":
-        raise UserInputError(f"{host.descriptor.label} is an effect model; use Apply Effect", path=spec.model)
-    if spec.loop and spec.frames > 1 and host.descriptor.param("loop") is not None:
-        instance.values["loop"] = spec.frames  # frame `frames` equals frame 0: the sequence loops
-    out = _Folder(spec.folder) if spec.folder is not None else None
-    frames = []
-    try:
-        host.begin_sequence(instance, (0, spec.frames - 1))
+    from fractions import Fraction
+
+    loop = spec.frames if spec.loop and spec.frames > 1 else None  # frame `frames` equals frame 0: it loops
+    with _session(spec.model, dict(spec.params), spec.providers, spec.tile, size=tuple(spec.size),
+                  fps=Fraction(spec.fps).limit_denominator(1001), loop_frames=loop) as session:
+        if session.kind != "texture":
+            raise UserInputError(f"{session.spec.name} is an effect model; use Apply Effect", path=spec.model)
+        frame_range = (0, spec.frames - 1)
+        if spec.folder is not None:
+            return _render_sequence(session, frame_range, (None for _ in range(spec.frames)), spec.frames,
+                                    spec.folder, spec.name, job, size=tuple(spec.size))
+        frames = []
+        session.begin(frame_range)  # no writer: float32 linear RGB, for an image datablock
         for n in range(spec.frames):
             job.check()
-            image = host.render_frame(instance, n)  # [H,W,3] float32 linear
-            if out is not None:
-                out.write(f"{spec.name}.{n + 1:04d}.png", image)
-            else:
-                frames.append(image)
+            frames.append(session.process(None, [n])[0])
             job.report(n + 1, spec.frames)
-        host.end_sequence(instance)
-        return out.commit() if out is not None else frames
-    except BaseException:
-        if out is not None:
-            out.abort()
-        raise
-    finally:
-        host.destroy_instance(instance)
+        session.end()
+        return frames
 
 
 @dataclass

@@ -32,6 +32,20 @@ COMMANDS = {
 }
 
 
+# Settings library errors can be about (GanfxError.about) -> the flag that changes them here.
+FLAGS = {
+    "frames": "--frames", "range": "--range", "resume": "--resume", "overwrite": "--overwrite", "tile": "--tile",
+    "batch": "--batch", "codec": "--codec", "quality": "--crf", "writer": "--writer", "fps": "--fps",
+    "size": "--size", "precision": "--precision", "provider": "--provider", "param": "--param",
+}
+
+
+def error_line(command: str, exc) -> str:
+    """The one line a library error becomes: the problem, then the flag to change where there is one."""
+    flag = FLAGS.get(getattr(exc, "about", None) or "")
+    return f"ganfx {command}: error: {exc}" + (f" (see {flag})" if flag else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganfx.runtime import __version__
 
@@ -60,7 +74,7 @@ def main(argv=None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except GanfxError as exc:
-        print(f"ganfx {args.command}: error: {exc}", file=sys.stderr)
+        print(error_line(args.command, exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"ganfx {args.command}: interrupted", file=sys.stderr)

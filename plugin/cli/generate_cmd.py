@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ganfx.plugin.cli.render_cmd import (
-    add_common_arguments, parse_fps, processor_options, render_options, stop_on_sigterm,
+    add_common_arguments, parse_fps, parse_params, render_options, session_options, stop_on_sigterm,
 )
 
 
@@ -39,12 +39,12 @@ def parse_size(text):
 
 
 def run(args) -> int:
-    from ganfx.plugin.cli.processing import make_processor, parse_params
+    from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import generate_file, parse_frame_range
 
     size = parse_size(args.size)
-    chunk = parse_frame_range(args.chunk, "--range") if args.chunk is not None else None
+    chunk = parse_frame_range(args.chunk, "range") if args.chunk is not None else None
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")
     fps = parse_fps(args.fps)
@@ -54,12 +54,12 @@ def run(args) -> int:
     if args.tileable:
         params["tileable"] = "true"
     options = render_options(args, fps)
-    proc_opts = processor_options(args, size=size, fps=fps, loop_frames=args.frames if args.loop else None)
-    processor = make_processor(args.model, params, proc_opts)
-    if processor.kind != "texture":
-        raise UserInputError(f"{processor.spec.name} is an {processor.kind} model; use `ganfx render`")
-    stop_on_sigterm()
-    stats = generate_file(args.output, processor, args.frames, size, options, chunk)
+    opts = session_options(args, size=size, fps=fps, loop_frames=args.frames if args.loop else None)
+    with open_session(args.model, params, opts, "ganfx-cli") as session:
+        if session.kind != "texture":
+            raise UserInputError(f"{session.spec.name} is an {session.kind} model; use `ganfx render`")
+        stop_on_sigterm()
+        stats = generate_file(args.output, session, args.frames, size, options, chunk)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
               f"({stats.fps:.1f} fps)")

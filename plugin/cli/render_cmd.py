@@ -14,13 +14,14 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, help="video, sequence pattern or image to write")
     parser.add_argument("--frames", metavar="A-B", help="render only frames A..B (inclusive; videos count from 0)")
     add_common_arguments(parser)
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="frames moved per pipeline step (default 1); the plugin host renders them one by one")
     parser.add_argument("--fps", help="frame rate for a video made from an image sequence (default 24)")
 
 
 def add_common_arguments(parser):
     """Options `render` and `generate` share."""
     parser.add_argument("--tile", type=int, metavar="N", help="run the model on N x N tiles (big frames, less memory)")
+    parser.add_argument("--batch", type=int, default=1, metavar="N",
+                        help="frames per network call (default 1; more can be faster on a GPU)")
     parser.add_argument("--provider", action="append", metavar="NAME",
                         help="onnxruntime execution provider (cuda, tensorrt, cpu, ...); repeat for a fallback list")
     parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="model precision (default fp32)")
@@ -72,11 +73,24 @@ def render_options(args, fps=None):
                          quality=args.crf)
 
 
-def processor_options(args, **generator):
-    from ganfx.plugin.cli.processing import ProcessorOptions
+def session_options(args, **generator):
+    from ganfx.plugin.session import SessionOptions
 
-    return ProcessorOptions(tile=args.tile, providers=tuple(args.provider) if args.provider else None,
-                            precision=args.precision, **generator)
+    return SessionOptions(tile=args.tile, providers=tuple(args.provider) if args.provider else None,
+                          precision=args.precision, **generator)
+
+
+def parse_params(items) -> dict:
+    """["strength=0.5", "look=cool"] -> {"strength": "0.5", "look": "cool"}."""
+    from ganfx.runtime.errors import UserInputError
+
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserInputError(f"--param takes name=value, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def stop_on_sigterm():
@@ -92,17 +106,17 @@ def stop_on_sigterm():
 
 
 def run(args) -> int:
-    from ganfx.plugin.cli.processing import make_processor, parse_params
+    from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import parse_frame_range, render_file
 
     frames = parse_frame_range(args.frames) if args.frames is not None else None
     options = render_options(args, parse_fps(args.fps))
-    processor = make_processor(args.model, parse_params(args.param), processor_options(args))
-    if processor.kind != "effect":
-        raise UserInputError(f"{processor.spec.name} is a {processor.kind} model; use `ganfx generate`")
-    stop_on_sigterm()
-    stats = render_file(args.input, args.output, processor, frames, options)
+    with open_session(args.model, parse_params(args.param), session_options(args), "ganfx-cli") as session:
+        if session.kind != "effect":
+            raise UserInputError(f"{session.spec.name} is a {session.kind} model; use `ganfx generate`")
+        stop_on_sigterm()
+        stats = render_file(args.input, args.output, session, frames, options)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
               f"({stats.fps:.1f} fps)")

@@ -156,7 +156,15 @@ class Writer:
     channels = 3
     done_frames: frozenset = frozenset()  # frame numbers already complete (sequences with resume)
 
+    @property
+    def pixel_format(self):
+        """What `write` takes, for the clip-preferences negotiation (ganfx.runtime.frames.PixelFormat)."""
+        from ..frames import PixelFormat
+
+        return PixelFormat.for_dtype(self.dtype, self.channels)
+
     def convert(self, image: np.ndarray) -> np.ndarray:
+        """A frame in `pixel_format` (returned as it is when it already is)."""
         return convert_image(image, self.dtype, self.channels)
 
     def write(self, frame: Frame) -> None:
@@ -180,49 +188,11 @@ class Writer:
 
 # -- helpers shared by the backends -----------------------------------------------------
 
-_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
 def convert_image(image: np.ndarray, dtype, channels: int) -> np.ndarray:
-    """[H,W,C] frame -> `dtype` with `channels` (3|4). Float is linear, integers sRGB.
+    """[H,W,C] frame -> `dtype` with `channels`; see ganfx.runtime.frames.convert (the one conversion)."""
+    from ..frames import convert
 
-    Alpha is never colour-converted; a missing alpha becomes opaque.
-    """
-    from ..frames import linear_to_srgb, srgb_to_linear
-
-    dtype = np.dtype(dtype)
-    img = image if image.ndim == 3 else image[..., None]
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    if img.shape[-1] == 4 and channels == 3:
-        img = img[..., :3]  # drop alpha first: less to convert
-    if img.dtype == np.uint8 and dtype == np.uint16:
-        img = img.astype(np.uint16) * np.uint16(257)  # exact: 255 * 257 = 65535
-    elif img.dtype == np.uint16 and dtype == np.uint8:
-        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(x / 257), no ties
-    elif img.dtype != dtype:
-        colour, alpha = img[..., :3], img[..., 3:]
-        src_float = img.dtype.kind == "f"
-        if src_float:
-            c, a = colour.astype(np.float32), alpha.astype(np.float32)
-        else:
-            c = colour.astype(np.float32) * np.float32(1.0 / _MAX[img.dtype])
-            a = alpha.astype(np.float32) * np.float32(1.0 / _MAX[img.dtype])
-        if dtype.kind == "f":
-            if not src_float:
-                c = srgb_to_linear(c)
-            img = np.concatenate([c, a], axis=-1).astype(dtype) if a.size else c.astype(dtype)
-        else:
-            if src_float:
-                c = linear_to_srgb(c)
-            scale = _MAX[dtype]
-            img = np.clip(np.rint(np.concatenate([c, a], axis=-1) * scale), 0, scale).astype(dtype)
-    if img.shape[-1] == 4 and channels == 3:
-        img = img[..., :3]
-    elif img.shape[-1] == 3 and channels == 4:
-        opaque = 1.0 if dtype.kind == "f" else _MAX[dtype]
-        img = np.concatenate([img, np.full(img.shape[:2] + (1,), opaque, dtype)], axis=-1)
-    return np.ascontiguousarray(img)
+    return convert(image, dtype, channels)
 
 
 def prepare_folder(path: Path) -> list:

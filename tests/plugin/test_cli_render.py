@@ -160,14 +160,14 @@ def test_generate_farm_chunks_match_a_whole_render(tmp_path, capsys):
         assert all(np.array_equal(x.image, y.image) for x, y in zip(a.frames(), b.frames()))
     rc, _, err = cli(capsys, "generate", "testtex", "-o", tmp_path / "x.####.png", "--size", "8x8", "--frames", "6",
                      "--range", "4-9")
-    assert rc == 1 and "--range 4-9 is outside the 6 frames 0-5" in err
+    assert rc == 1 and "frames 4-9 are outside the 6 frames 0-5 (see --range)" in err
 
 
 def test_generate_loop_returns_to_frame_zero(texture_path):
-    from ganfx.plugin.cli.processing import ProcessorOptions, make_processor
+    from ganfx.plugin.session import SessionOptions, open_session
 
-    options = ProcessorOptions(size=(32, 32), fps=Fraction(24), loop_frames=10, threads=1)
-    proc = make_processor(texture_path, {"speed": "0.7"}, options)
+    options = SessionOptions(size=(32, 32), fps=Fraction(24), loop_frames=10, threads=1)
+    proc = open_session(texture_path, {"speed": "0.7"}, options)
     frames = proc.process(None, [0, 5, 10])
     assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.float32
     assert np.allclose(frames[0], frames[2], atol=1e-5) and not np.allclose(frames[0], frames[1], atol=1e-3)
@@ -228,7 +228,7 @@ BAD = {
     "frame of another size": (_odd_size, [], "frame 3 is 32x48 but frame 1 is 64x48"),
     "bad range": (_clip, ["--frames", "5-2"], "the last frame comes before the first"),
     "range outside": (_clip, ["--frames", "4-9"], "outside the source's frames 0-5"),
-    "range not numbers": (_clip, ["--frames", "a-b"], "--frames takes FIRST-LAST"),
+    "range not numbers": (_clip, ["--frames", "a-b"], "a frame range is FIRST-LAST"),
     "unwritable folder": (_clip, ["-o", "{d}/p.mp4/out/o.mp4"], "is a file, so the output folder cannot be made"),
     "codec container": (_clip, ["--codec", "prores"], "cannot hold prores"),
     "unknown param": (_clip, ["--param", "zoom=2"], "has no parameter 'zoom'"),

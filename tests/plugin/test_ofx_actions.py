@@ -11,6 +11,7 @@ from ganfx.plugin.gan_effect import GanEffect
 from ganfx.plugin.host import Host
 from ganfx.plugin.ofx import FILTER, GENERATOR, SOURCE, HostInfo, Rect
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import PixelFormat
 from ganfx.runtime.model import load_model
 
 
@@ -73,16 +74,45 @@ def test_actions_run_in_openfx_order_with_frozen_arguments(fx):
         host.render_frame(inst, t, frame(seed=t))
     host.end_sequence(inst)
     host.destroy_instance(inst)
-    per_frame = ["get_region_of_definition", "get_frames_needed", "get_regions_of_interest", "is_identity", "render"]
+    per_frame = ["get_region_of_definition", "get_frames_needed", "get_regions_of_interest", "is_identity",
+                 "render_frames"]
     assert [a for a, _ in host.log] == (["describe", "describe_in_context", "create_instance",
-                                         "begin_sequence_render"] + per_frame * 2
+                                         "begin_sequence_render", "get_clip_preferences"] + per_frame * 2
                                         + ["end_sequence_render", "destroy_instance"])
     args = dict((a, arg) for a, arg in host.log)
     assert args["begin_sequence_render"] == ofx.BeginSequenceRenderArgs((10, 11), (1.0, 1.0))
-    assert args["render"].time == 11 and args["render"].render_window == Rect(0, 0, 50, 37)
-    for name in ("begin_sequence_render", "get_regions_of_interest", "is_identity", "render"):
+    assert args["get_clip_preferences"].output == PixelFormat("uint8", "srgb", 3)  # default: the source's format
+    render = args["render_frames"][0]
+    assert render.time == 11 and render.render_window == Rect(0, 0, 50, 37) and render.output.dtype == "uint8"
+    for arg in (args["begin_sequence_render"], args["get_regions_of_interest"], args["is_identity"], render):
         with pytest.raises(dataclasses.FrozenInstanceError):
-            args[name].time = 3
+            arg.time = 3
+
+
+def test_a_batch_of_frames_reaches_the_network_in_one_call(fx):
+    host = RecordingHost(fx)
+    inst = host.create_instance({"strength": "0.5"})
+    frames = np.stack([frame(seed=t) for t in range(4)])
+    host.begin_sequence(inst, (0, 3))
+    runs = fx.model.runs
+    out = host.render_frames(inst, [0, 1, 2, 3], frames)
+    assert fx.model.runs == runs + 1  # one [4,C,H,W] network call
+    assert [a for a, _ in host.log].count("render_frames") == 1 and len(dict(host.log)["render_frames"]) == 4
+    for t in range(4):  # the same pixels as frame by frame
+        assert np.array_equal(out[t], host.render_frame(inst, t, frames[t]))
+
+
+def test_clip_preferences_render_straight_into_the_writers_format(fx):
+    host = Host(fx)
+    inst = host.create_instance()
+    src = frame(seed=3)  # uint8 sRGB
+    host.begin_sequence(inst, (0, 0), output=PixelFormat("uint16", "srgb", 4))
+    deep = host.render_frame(inst, 0, src)
+    assert deep.dtype == np.uint16 and deep.shape[-1] == 4 and (deep[..., 3] == 65535).all()
+    host.begin_sequence(inst, (0, 0))
+    plain = host.render_frame(inst, 0, src)
+    assert plain.dtype == np.uint8  # no preference: the source's format
+    assert np.abs(deep[..., :3].astype(np.int32) - plain.astype(np.int32) * 257).max() <= 257
 
 
 def test_region_of_interest_grows_by_the_halo(fx, strided_path):
@@ -105,7 +135,7 @@ def test_host_tiles_equal_the_whole_frame(which, dtype, effect_path, strided_pat
     host = RecordingHost(GanEffect(model), HostInfo(tile=16))
     inst = host.create_instance({"strength": 0.8})
     tiled = host.render_frame(inst, 0, src)
-    assert [a for a, _ in host.log].count("render") == 3 * 4  # 50x37 in 16-pixel tiles
+    assert [a for a, _ in host.log].count("render_frames") == 3 * 4  # 50x37 in 16-pixel tiles
     tol = 1 if dtype == np.uint8 else 1e-5
     assert tiled.dtype == whole.dtype and np.abs(tiled.astype(np.float64) - whole).max() <= tol
 
@@ -125,8 +155,9 @@ def test_identity_at_strength_zero_skips_inference(fx):
 
 def test_generator_renders_the_model_texture(texture_path):
     model = load_model(texture_path, threads=1)
-    host = Host(GanEffect(model), HostInfo(project_size=(40, 24), frame_rate=25.0, pixel_depth="byte"))
+    host = Host(GanEffect(model), HostInfo(project_size=(40, 24), frame_rate=25.0))
     inst = host.create_instance({"seed": 7, "speed": "0.5", "loop": 10})
+    host.begin_sequence(inst, (0, 10), output=PixelFormat("uint8", "srgb", 3))  # the writer's clip preferences
     out = host.render_frame(inst, 5)
     ref = model.generate(40, 24, t=5 / 25, seed=7, speed=0.5, loop=10 / 25, dtype=np.uint8)
     assert out.shape == (24, 40, 3) and out.dtype == np.uint8 and np.array_equal(out, ref)
@@ -139,7 +170,7 @@ def test_generator_renders_the_model_texture(texture_path):
 
 def test_filter_needs_a_source_and_unknown_parameters_are_refused(fx):
     host = Host(fx)
-    with pytest.raises(UserInputError, match="needs a source frame"):
+    with pytest.raises(UserInputError, match="needs source frames"):
         host.render_frame(host.create_instance(), 0, None)
     with pytest.raises(UserInputError, match="testfx has no parameter 'gain'"):
         host.create_instance({"gain": 1})

@@ -303,7 +303,7 @@ def test_pixel_aspect_is_kept(tmp_path):
             w.write(Frame(i, frame_image(i)))
 
     class Same:
-        def begin(self, r): pass
+        def begin(self, r, output=None): pass
         def end(self): pass
         def process(self, frames, numbers): return frames
 
@@ -330,7 +330,7 @@ def test_timecode_follows_the_first_rendered_frame(tmp_path, rate, start, first,
             w.write(Frame(i, frame_image(i)))
 
     class Same:
-        def begin(self, r): pass
+        def begin(self, r, output=None): pass
         def end(self): pass
         def process(self, frames, numbers): return frames
 
