@@ -64,7 +64,7 @@ class Offloaded:
     def __init__(self, seconds_per_frame):
         self.seconds = seconds_per_frame
 
-    def begin(self, frame_range):
+    def begin(self, frame_range, output=None):
         pass
 
     def process(self, frames, numbers):
@@ -81,7 +81,7 @@ class Apply:
     def __init__(self, model, tile):
         self.model, self.tile = model, tile
 
-    def begin(self, frame_range):
+    def begin(self, frame_range, output=None):
         pass
 
     def process(self, frames, numbers):

@@ -21,6 +21,7 @@ import numpy as np
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import FLOAT_LINEAR_RGB, PixelFormat, fit_channels
 from ganfx.runtime.model import Model
+from ganfx.runtime.tiling import context_span
 
 from .ofx import (
     FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, IdentityResult, ImageEffect, Instance,
@@ -62,10 +63,9 @@ class GanEffect(ImageEffect):
             return None
         # The model needs `halo` source pixels around every output pixel, and windows that
         # start on its size multiple (strided layers see the same phase as a whole frame).
-        halo, m = self.spec.halo, self.spec.multiple
-        w = args.window
-        x1, y1 = (w.x1 - halo) // m * m, (w.y1 - halo) // m * m
-        return {SOURCE: Rect(x1, y1, w.x2 + halo, w.y2 + halo)}
+        halo, m, w = self.spec.halo, self.spec.multiple, args.window
+        (x1, x2), (y1, y2) = context_span(w.x1, w.x2, halo, m), context_span(w.y1, w.y2, halo, m)
+        return {SOURCE: Rect(x1, y1, x2, y2)}
 
     def is_identity(self, instance: Instance, args: IsIdentityArgs) -> IdentityResult | None:
         if self.spec.kind == "effect" and float(instance.values.get("strength", 1.0)) <= 0.0:

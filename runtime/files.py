@@ -120,6 +120,37 @@ def remove_quietly(path) -> None:
         pass
 
 
+class PartialFile:
+    """A file written over time (a video, a frame): `tmp` now, renamed to `final` by `commit()`.
+
+        part = PartialFile("out.mp4", overwrite=False)      # refuses an existing out.mp4 up front
+        encode_into(part.tmp); part.commit()                 # or part.abort() on any error
+
+    Writers that live across many calls use this; one-shot writes use `atomic_path`.
+    """
+
+    def __init__(self, final, overwrite: bool = True):
+        self.final = check_target(final, overwrite)
+        self.overwrite = overwrite
+        remove_stale_partials(self.final)
+        self.tmp = partial_path(self.final)
+
+    def commit(self) -> Path:
+        if not self.overwrite and self.final.exists():  # appeared while we were writing
+            self.abort()
+            raise MediaIOError("exists already; choose another name or allow overwriting", path=self.final,
+                               about="overwrite")
+        try:
+            os.replace(self.tmp, self.final)
+        except OSError as exc:
+            self.abort()
+            raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=self.final) from None
+        return self.final
+
+    def abort(self) -> None:
+        remove_quietly(self.tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(final, overwrite: bool = True, folder: bool = False):
     """Yield a temporary path beside `final`; rename it to `final` if the block succeeds.

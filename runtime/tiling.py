@@ -28,6 +28,12 @@ def round_up(value: int, multiple: int) -> int:
     return -(-int(value) // int(multiple)) * int(multiple)
 
 
+def context_span(start: int, stop: int, halo: int, multiple: int = 1) -> tuple:
+    """The input span a local network needs for outputs [start, stop): `halo` more on each side,
+    starting on the size multiple (strided layers then see the same phase as in a whole frame)."""
+    return (int(start) - int(halo)) // int(multiple) * int(multiple), int(stop) + int(halo)
+
+
 @dataclass(frozen=True)
 class Span:
     start: int  # window start

@@ -20,6 +20,7 @@ from pathlib import Path
 VIDEO_SIZE = (1280, 720)
 STILL_SIZE = (3840, 2160)
 STILL_MODEL = "brick"  # preferred for the tileable still; any shipped texture works
+BATCH = 4  # frames per network call
 
 
 def add_arguments(parser):
@@ -53,28 +54,38 @@ def _texture_video(args, out_dir: Path) -> list:
 
     import numpy as np
 
+    from ganfx.plugin.session import SessionOptions, open_session
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.io import OutputSpec, open_writer
     from ganfx.runtime.io.base import Frame
-    from ganfx.runtime.model import load_model
 
     frames = int(round(args.seconds * args.fps))
     if frames < 2 or args.fps < 1:
-        raise UserInputError(f"the video needs at least 2 frames (--seconds {args.seconds} at --fps {args.fps})")
+        raise UserInputError(f"the video needs at least 2 frames ({args.seconds} s at {args.fps} fps)", about="seconds")
     entries = _shipped_textures()
-    models = [load_model(entries[i % len(entries)].path) for i in range(4)]
     w, h = VIDEO_SIZE[0] // 2, VIDEO_SIZE[1] // 2
-    loop = frames / args.fps  # seconds; frame `frames` would equal frame 0
+    # frame `frames` would equal frame 0: the video loops
+    options = SessionOptions(size=(w, h), fps=Fraction(args.fps), loop_frames=frames)
     path = out_dir / "textures-loop.mp4"
     spec = OutputSpec(VIDEO_SIZE[0], VIDEO_SIZE[1], frame_rate=Fraction(args.fps), overwrite=True, quality=20)
-    with open_writer(path, spec) as writer, _bar(args, frames, "textures") as bar:
-        for n in range(frames):
-            t = n / args.fps
-            quads = [m.generate(w, h, t=t, seed=i, speed=0.5, loop=loop, scale=args.scale, dtype=np.uint8)
-                     for i, m in enumerate(models)]
-            image = np.concatenate([np.concatenate(quads[:2], axis=1), np.concatenate(quads[2:], axis=1)], axis=0)
-            writer.write(Frame(number=n, image=np.ascontiguousarray(image)))
-            bar.update(1)
+    sessions = []
+    try:
+        for i in range(4):
+            sessions.append(open_session(entries[i % len(entries)].path,
+                                         {"seed": i, "speed": 0.5, "scale": args.scale}, options))
+        with open_writer(path, spec) as writer, _bar(args, frames, "textures") as bar:
+            for s in sessions:
+                s.begin((0, frames - 1), output=writer.pixel_format)  # uint8 sRGB, straight from the model
+            for start in range(0, frames, BATCH):
+                numbers = list(range(start, min(start + BATCH, frames)))
+                quads = [s.process(None, numbers) for s in sessions]  # [n,h,w,3] each
+                grid = np.concatenate([np.concatenate(quads[:2], axis=2), np.concatenate(quads[2:], axis=2)], axis=1)
+                for n, image in zip(numbers, grid):
+                    writer.write(Frame(number=n, image=np.ascontiguousarray(image)))
+                    bar.update(1)
+    finally:
+        for s in sessions:
+            s.close()
     return [path]
 
 
@@ -83,37 +94,22 @@ def _tileable_still(args, out_dir: Path) -> list:
     import cv2
     import numpy as np
 
-    from ganfx.runtime.model import load_model
+    from ganfx.plugin.session import SessionOptions, open_session
+    from ganfx.runtime.frames import PixelFormat
+    from ganfx.runtime.io.images import write_png
 
     entries = _shipped_textures()
     entry = next((e for e in entries if e.name == STILL_MODEL), entries[0])
-    model = load_model(entry.path)
     width, height = STILL_SIZE
-    with _bar(args, 1, f"{entry.name} 4K") as bar:
-        image = model.generate(width, height, seed=7, tileable=True, tile=1024, dtype=np.uint8)
+    with _bar(args, 1, f"{entry.name} 4K") as bar, \
+            open_session(entry.path, {"seed": 7, "tileable": True}, SessionOptions(size=STILL_SIZE, tile=1024)) as s:
+        s.begin((0, 0), output=PixelFormat("uint8", "srgb", 3))
+        image = s.process(None, [0])[0]
         bar.update(1)
-    still = out_dir / f"{entry.name}-tileable-4k.png"
-    _write_png(still, image)
+    still = write_png(out_dir / f"{entry.name}-tileable-4k.png", image)
     small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-    repeat = out_dir / f"{entry.name}-tileable-2x2-preview.png"
-    _write_png(repeat, np.tile(small, (2, 2, 1)))
+    repeat = write_png(out_dir / f"{entry.name}-tileable-2x2-preview.png", np.tile(small, (2, 2, 1)))
     return [still, repeat]
-
-
-def _write_png(path: Path, image) -> None:
-    """Write an RGB uint8 image under a temporary name, then rename it into place."""
-    import os
-
-    import cv2
-
-    from ganfx.runtime.errors import MediaIOError
-
-    ok, buf = cv2.imencode(".png", image[..., ::-1])
-    if not ok:
-        raise MediaIOError("PNG encoding failed", path=path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
 
 
 # part name -> function(args, out_dir) -> [paths]; run in this order.

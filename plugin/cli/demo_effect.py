@@ -30,26 +30,29 @@ def effect_side_by_side(args, out_dir: Path) -> list:
     import numpy as np
     from tqdm import tqdm
 
+    from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import ModelLoadError
+    from ganfx.runtime.frames import PixelFormat
     from ganfx.runtime.io import OutputSpec, open_reader, open_writer
     from ganfx.runtime.io.base import Frame
-    from ganfx.runtime.model import list_models, load_model
+    from ganfx.runtime.model import list_models
 
     effects = [e for e in list_models() if e.source == "shipped" and e.spec and e.spec.kind == "effect"]
     if not effects:
         raise ModelLoadError("the demo needs a shipped effect model, and none is installed in this build")
     entry = next((e for e in effects if e.name == EFFECT_MODEL), effects[0])
-    model = load_model(entry.path)
     path = out_dir / f"{entry.name}-side-by-side.mp4"
-    with open_reader(shipped_clip()) as reader:
+    with open_session(entry.path) as session, open_reader(shipped_clip()) as reader:
         p = reader.properties
         spec = OutputSpec(2 * p.width, p.height, frame_rate=p.frame_rate, overwrite=True, quality=18)
         with open_writer(path, spec) as writer, tqdm(total=p.frame_count, desc=entry.name, unit="frame",
                                                      disable=getattr(args, "no_progress", False),
                                                      dynamic_ncols=True) as bar:
-            for n, frame in enumerate(reader.frames()):
+            session.begin((p.first_frame, p.last_frame), output=PixelFormat("uint8", "srgb", 3))
+            for frame in reader.frames():
                 src = frame.image[..., :3]
-                side = np.concatenate([src, model.apply(src)], axis=1)
-                writer.write(Frame(number=n, image=np.ascontiguousarray(side)))
+                side = np.concatenate([src, session.process(src[None], [frame.number])[0]], axis=1)
+                writer.write(Frame(number=frame.number, image=np.ascontiguousarray(side)))
                 bar.update(1)
+            session.end()
     return [path]
