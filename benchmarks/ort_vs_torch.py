@@ -6,7 +6,7 @@
 Builds the generator the way the trainer does (random weights: speed does not depend on
 the values), exports it with ganfx.trainer.export, then times one forward pass of each
 engine on a noise grid of SIZE x SIZE output pixels, best of REPEAT after a warm-up.
-Prints the ratio torch time / onnxruntime time; DESIGN.md's target is >= 2x.
+Prints the ratio torch time / onnxruntime time (targets: docs/architecture.md, "Performance").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Render pipeline throughput (DESIGN.md performance target 2), measured in one run.
+"""Render pipeline throughput (end-to-end vs the slowest stage; docs/architecture.md, "Benchmarks"), measured in one run.
 
     python benchmarks/pipeline.py                      # 48 frames of 1080p h264 -> h264, tiny test effect
     python benchmarks/pipeline.py --frames 96 --codec prores --batch 2 --model path/to/effect.onnx
@@ -75,22 +75,6 @@ class Offloaded:
         pass
 
 
-class Apply:
-    """The processor the CLI builds, reduced to the model call (no plugin import needed)."""
-
-    def __init__(self, model, tile):
-        self.model, self.tile = model, tile
-
-    def begin(self, frame_range, output=None):
-        pass
-
-    def process(self, frames, numbers):
-        return self.model.apply(frames, tile=self.tile)
-
-    def end(self):
-        pass
-
-
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -109,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ganfx.runtime.io import Frame, OutputSpec, open_reader, open_writer
-    from ganfx.runtime.model import load_model
+    from ganfx.plugin.session import SessionOptions, open_session
     from ganfx.runtime.pipeline import RenderOptions, render_file
 
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -120,8 +104,8 @@ def main() -> None:
         from onnx_models import make_effect_model
 
         model_path = make_effect_model(tmp / "testfx.onnx")
-    model = load_model(model_path, threads=args.threads, spinning=False)  # as `ganfx render` loads it
-    proc = Apply(model, args.tile)
+    # The render session `ganfx render` drives (it loads the model without spinning threads).
+    proc = open_session(model_path, {}, SessionOptions(tile=args.tile, threads=args.threads))
     ext = {"prores": ".mov", "prores4444": ".mov", "png": ".mov", "ffv1": ".mkv"}.get(args.codec, ".mp4")
     clip = make_clip(tmp / "clip.mp4", args.frames, width, height, Fraction(24000, 1001))
     print(f"clip: {width}x{height}, {args.frames} frames, h264 + aac -> {args.codec}{ext}; "

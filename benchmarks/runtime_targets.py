@@ -1,10 +1,11 @@
-"""Runtime performance targets 3, 4 and 5 of DESIGN.md, measured in one run.
+"""Runtime performance targets (docs/architecture.md, "Benchmarks"), measured in one run.
 
     python benchmarks/runtime_targets.py            # prints one line per target with its ratio
 
 3. tiling overhead at tile 512 on a 1080p frame (target <= 10%), and tiled == whole within 1/255
 4. peak RSS of an 8K frame through a tiled effect (target <= 1.5 GB)
 5. `import ganfx.runtime` and `ganfx --help` wall time (target <= 0.5 s each), torch never imported
+6. the weights digest check at load (ganfx.digest), per shipped model: ms, and its share of load_model
 
 The effect network is a synthetic local generator of realistic width (32 channels, five 3x3
 convs, halo 5) built with onnx.helper, so the script needs no trained model.
@@ -97,12 +98,28 @@ def startup() -> None:
           f"ratios {t_import / 0.5:.2f}, {t_help / 0.5:.2f}); torch imported: {torch.stdout.strip()}")
 
 
+def digest_cost() -> None:
+    from ganfx.exported_models import MODELS_DIR
+    from ganfx.runtime.contract import read_spec
+    from ganfx.runtime.model import load_model
+    from ganfx.runtime.onnxfile import read_onnx_info, weights_digest
+
+    for path in sorted(MODELS_DIR.glob("*.onnx")):
+        info = read_onnx_info(path)
+        assert weights_digest(info, path) == read_spec(path).digest, path
+        t_digest = best_of(lambda: weights_digest(info, path), repeat=5)
+        t_load = best_of(lambda: load_model(path, threads=1), repeat=3)
+        print(f"6. digest check {path.name} ({path.stat().st_size / 1e6:.1f} MB, {len(info.tensors)} tensors): "
+              f"{t_digest * 1e3:.1f} ms of a {t_load * 1e3:.0f} ms load_model ({t_digest / t_load * 100:.1f}%)")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = build_model(os.path.join(tmp, "bench.onnx"))
         tiling_overhead(path)
         rss_8k(path)
     startup()
+    digest_cost()
 
 
 if __name__ == "__main__":

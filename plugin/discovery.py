@@ -35,18 +35,29 @@ from .ofx import ImageEffect
 PLUGINS_ENV = "GANFX_PLUGINS"
 
 
+def _env_folders() -> list:
+    return [Path(f).expanduser() for f in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if f]
+
+
 def plugin_folders() -> list:
-    folders = [Path(f).expanduser() for f in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if f]
-    return folders + [Path("~/.local/share/ganfx/plugins").expanduser()]
+    return _env_folders() + [Path("~/.local/share/ganfx/plugins").expanduser()]
+
+
+def missing_plugin_folders() -> list:
+    """Folders named in GANFX_PLUGINS that are not folders (a typo, an unmounted share)."""
+    return [f for f in _env_folders() if not f.is_dir()]
 
 
 def list_plugins() -> list:
-    """[(name, path)] of every user plugin file the lookup can see (first folder wins)."""
+    """[(name, path)] of every user plugin file the lookup can see (first folder wins).
+
+    Only regular files count: importing a named pipe called `x.py` would block forever.
+    """
     seen, out = set(), []
     for folder in plugin_folders():
         if folder.is_dir():
             for path in sorted(folder.glob("*.py")):
-                if path.stem not in seen and not path.stem.startswith("_"):
+                if path.stem not in seen and not path.stem.startswith("_") and path.is_file():
                     seen.add(path.stem)
                     out.append((path.stem, path))
     return out
@@ -56,10 +67,9 @@ def find_plugin(name) -> Path | None:
     """The file of user plugin `name` (or `name` itself when it is a .py path), or None."""
     text = os.fspath(name)
     if text.endswith(".py"):
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise UserInputError("plugin file not found", path=path)
-        return path
+        from ganfx.runtime.files import check_regular_file
+
+        return check_regular_file(Path(text).expanduser(), UserInputError, missing="plugin file not found")
     return next((path for stem, path in list_plugins() if stem == text), None)
 
 

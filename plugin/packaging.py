@@ -5,23 +5,27 @@ the third-party wheels it needs at run time inside Blender, listed in blender_ma
     build_blender_extension("ext.zip", download=False)        # ganfx wheel only (offline, tests)
 
 Blender ships numpy, so it is not packed; torch and the trainer never are. Third-party wheels
-come from `pip download --only-binary=:all: --platform ... --python-version 3.11`.
+come from `pip download --only-binary=:all: --platform ... --python-version ...`, once for each
+Python a supported Blender runs; Blender installs the wheels that match its own Python and platform.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
+import platform
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.files import atomic_path, check_target
 
-BLENDER_PYTHON = "3.11"  # Blender 4.2-4.5
+# The Python of each supported Blender: 4.2 LTS to 5.0 run 3.11, 5.1 and later 3.13.
+BLENDER_PYTHONS = ("3.11", "3.13")
 # What ganfx.runtime + ganfx.plugin import at run time inside Blender (numpy is Blender's own).
 RUNTIME_WHEELS = ("onnxruntime", "flatbuffers", "packaging", "protobuf", "av", "opencv-python-headless")
 # Blender platform name -> pip --platform tags, best first.
@@ -32,6 +36,14 @@ PLATFORMS = {
     "macos-x64": ("macosx_13_0_x86_64", "macosx_10_15_x86_64", "macosx_10_9_x86_64"),
 }
 EXTENSION_DIR = Path(__file__).resolve().parent / "blender"
+
+
+def host_platform() -> str | None:
+    """The Blender platform name of this machine ("linux-x64", ...); None where Blender has no build."""
+    arch = {"x86_64": "x64", "amd64": "x64", "arm64": "arm64", "aarch64": "arm64"}.get(platform.machine().lower())
+    system = {"linux": "linux", "win32": "windows", "darwin": "macos"}.get(sys.platform)
+    name = f"{system}-{arch}"
+    return name if name in PLATFORMS else None
 
 
 def _wheel_files() -> list:
@@ -82,7 +94,8 @@ def build_ganfx_wheel(folder: Path) -> Path:
 def pinned(packages=RUNTIME_WHEELS) -> list:
     """Requirements pinned to the versions installed here (the combination the tests ran with).
 
-    Blender's numpy is 1.26: a newer major of a compiled package may need numpy 2.
+    Blender 4.2-5.0 bundle numpy 1.26: a newer release of a compiled package may need numpy 2.
+    tests/blender_matrix.sh runs these pins under each supported Blender.
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -95,18 +108,20 @@ def pinned(packages=RUNTIME_WHEELS) -> list:
     return out
 
 
-def download_wheels(folder: Path, platforms, packages=None) -> list:
-    """pip download the runtime wheels for each Blender platform. -> wheel paths"""
+def download_wheels(folder: Path, platforms, packages=None, pythons=BLENDER_PYTHONS) -> list:
+    """pip download the runtime wheels for each Blender platform and Python. -> wheel paths in folder"""
     packages = pinned() if packages is None else packages
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for platform in platforms:
-        tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
-               "--python-version", BLENDER_PYTHON, *tags, "-d", str(folder), *packages]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise UserInputError(f"pip download for {platform} failed: {last}")
+    for name in platforms:
+        tags = [arg for tag in PLATFORMS[name] for arg in ("--platform", tag)]
+        for python in pythons:
+            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
+                   "--python-version", python, *tags, "-d", str(folder), *packages]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+                raise UserInputError(f"pip download for {name}, Python {python} failed: {last}")
     return sorted(folder.glob("*.whl"))
 
 
@@ -125,15 +140,15 @@ def manifest_text(wheels: list, platforms) -> str:
     return head.rstrip("\n") + "\n" + extra + sep + perms
 
 
-def build_blender_extension(output, platforms=(), download: bool = True, wheel_dir=None) -> dict:
+def build_blender_extension(output, platforms=(), download: bool = True, wheel_dir=None,
+                            overwrite: bool = True) -> dict:
     """Write the extension zip to `output` (temp name, renamed when complete). -> summary dict"""
-    output = Path(output)
     bad = [p for p in platforms if p not in PLATFORMS]
     if bad:
         raise UserInputError(f"unknown platform {bad[0]!r} (known: {', '.join(PLATFORMS)})")
     if download and not platforms:
         raise UserInputError("name the platforms to pack wheels for (--platform linux-x64 ...), or --no-download")
-    import tempfile
+    output = check_target(output, overwrite, what="extension zip")  # before any download
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -142,15 +157,11 @@ def build_blender_extension(output, platforms=(), download: bool = True, wheel_d
             wheels += sorted(Path(wheel_dir).glob("*.whl"))
         if download:
             wheels += download_wheels(tmp / "dl", platforms)
-        partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
-        try:
+        with atomic_path(output, overwrite=overwrite) as partial:
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr("blender_manifest.toml", manifest_text(wheels, platforms))
                 for path in sorted(EXTENSION_DIR.glob("*.py")):
                     zf.write(path, path.name)
-                for w in wheels:
-                    zf.write(w, f"wheels/{w.name}")
-            os.replace(partial, output)
-        finally:
-            partial.unlink(missing_ok=True)
+                for w in wheels:  # a wheel is a zip already: deflating it again costs time, saves nothing
+                    zf.write(w, f"wheels/{w.name}", compress_type=zipfile.ZIP_STORED)
     return {"path": output, "wheels": [w.name for w in wheels], "bytes": output.stat().st_size}

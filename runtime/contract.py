@@ -1,28 +1,41 @@
 """The ganfx model contract: ONNX metadata that makes an exported generator self-describing.
 
-Keys (schema 1, values are strings, JSON where structured) — see DESIGN.md:
+Keys (schema 1, values are strings, JSON where structured) — see docs/architecture.md, "The model contract":
 
     ganfx.schema "1" · ganfx.kind "effect"|"texture" · ganfx.name/version/description/license
     ganfx.io JSON {"inputs": [TensorSpec], "outputs": [TensorSpec]}
     ganfx.halo int · ganfx.multiple int · ganfx.noise JSON (texture only)
     ganfx.params JSON [ParamSpec] · ganfx.training JSON · ganfx.parity float
+    ganfx.digest "sha256:<hex>" of the weights (optional: files exported before it have none)
 
 Reading needs no `onnx` package:
 
     spec = read_spec("exported_models/brick.onnx")   # raises ContractError naming file and key
     spec.kind, spec.halo, [p.name for p in spec.params]
 
-Writing is the trainer's: `spec.to_metadata()` gives the key/value strings to store.
+Writing is the trainer's: `spec.to_metadata()` gives the key/value strings to store, and
+`DIGEST_KEY: onnxfile.weights_digest(model_bytes)` is added where the weights are known.
+
+The digest is checked wherever a file is read (read_spec, load_model): weights that differ
+from it (a damaged copy, bytes flipped on a disk or in transfer, a graph edited after export)
+are refused with ModelLoadError naming the file. A model without the key still loads, with a
+one-line warning at load: ganfx.digest is optional within schema 1 (an older runtime ignores
+it, so it does not bump the schema), and refusing every model exported before it would break
+working setups for no gain; re-exporting writes one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 
-from .errors import ContractError
+from .errors import ContractError, ModelLoadError
+
+log = logging.getLogger("ganfx")
 
 SCHEMA = "1"
 KINDS = ("effect", "texture")
@@ -43,6 +56,9 @@ REQUIRED_KEYS = (
     "ganfx.training",
     "ganfx.parity",
 )
+_JSON_KEYS = ("ganfx.io", "ganfx.params", "ganfx.training", "ganfx.noise")  # values that are JSON texts
+DIGEST_KEY = "ganfx.digest"  # optional: "sha256:<64 hex digits>" of the weights (onnxfile.weights_digest)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -105,10 +121,12 @@ class ParamSpec:
                     raise bad(f"expected one of {', '.join(self.choices)}, got {v!r}")
             else:
                 v = str(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad(f"expected a {self.type}, got {value!r}") from None
+        if isinstance(v, tuple) and not all(math.isfinite(c) for c in v):
+            raise bad(f"must be finite, got {value!r}")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if not math.isfinite(v):
+            if isinstance(v, float) and not math.isfinite(v):
                 raise bad(f"must be finite, got {value!r}")
             if self.min is not None and v < self.min:
                 raise bad(f"{v} is below the minimum {self.min}")
@@ -133,6 +151,7 @@ class ModelSpec:
     training: dict = field(default_factory=dict)
     parity: float | None = None
     schema: str = SCHEMA
+    digest: str | None = None  # "sha256:<hex>" of the weights; None for files exported before ganfx.digest
 
     @property
     def input(self) -> TensorSpec:
@@ -173,7 +192,24 @@ class ModelSpec:
         }
         if self.noise is not None:
             md["ganfx.noise"] = json.dumps(asdict(self.noise))
+        if self.digest is not None:
+            md[DIGEST_KEY] = self.digest
         return md
+
+    def to_json(self) -> dict:
+        """The contract keyed like the metadata, with JSON values: objects, lists and numbers, not
+        strings holding them (what `ganfx info --json` prints)."""
+        out = {}
+        for key, text in self.to_metadata().items():
+            if key in _JSON_KEYS:
+                out[key] = json.loads(text)
+            elif key in ("ganfx.halo", "ganfx.multiple"):
+                out[key] = int(text)
+            elif key == "ganfx.parity":
+                out[key] = self.parity
+            else:
+                out[key] = text
+        return out
 
     @classmethod
     def from_metadata(cls, md: dict, path: str | os.PathLike | None = None) -> "ModelSpec":
@@ -199,7 +235,7 @@ class ModelSpec:
         multiple = _int(md["ganfx.multiple"], "ganfx.multiple", fail, minimum=1)
 
         io = _json(md["ganfx.io"], "ganfx.io", fail)
-        if not isinstance(io, dict) or not io.get("inputs") or not io.get("outputs"):
+        if not isinstance(io, dict) or not all(isinstance(io.get(k), list) and io[k] for k in ("inputs", "outputs")):
             fail("ganfx.io", "expected an object with non-empty 'inputs' and 'outputs' lists")
         inputs = tuple(_tensor(t, "ganfx.io", fail) for t in io["inputs"])
         outputs = tuple(_tensor(t, "ganfx.io", fail) for t in io["outputs"])
@@ -222,6 +258,10 @@ class ModelSpec:
             except ValueError:
                 fail("ganfx.parity", f"not a number: {md['ganfx.parity']!r}")
 
+        digest = md.get(DIGEST_KEY)
+        if digest is not None and not _DIGEST.fullmatch(digest):
+            fail(DIGEST_KEY, f"expected 'sha256:' and 64 lowercase hex digits, got {digest[:80]!r}")
+
         noise = None
         if kind == "texture":
             if "ganfx.noise" not in md:
@@ -230,8 +270,8 @@ class ModelSpec:
             if not isinstance(n, dict):
                 fail("ganfx.noise", "expected a JSON object")
             try:
-                noise = NoiseSpec(channels=int(n["channels"]), stride=int(n["stride"]), halo=int(n["halo"]))
-            except (KeyError, TypeError, ValueError) as exc:
+                noise = NoiseSpec(channels=_whole(n["channels"]), stride=_whole(n["stride"]), halo=_whole(n["halo"]))
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 fail("ganfx.noise", f"needs integer channels, stride, halo ({exc})")
             if noise.channels < 1 or noise.stride < 1 or noise.halo < 0:
                 fail("ganfx.noise", "channels and stride must be >= 1 and halo >= 0")
@@ -252,6 +292,7 @@ class ModelSpec:
             training=training,
             parity=parity,
             schema=md["ganfx.schema"],
+            digest=digest,
         )
 
     def check_graph(self, graph_inputs: list, graph_outputs: list, path=None) -> None:
@@ -289,13 +330,40 @@ def coerce_values(params, values: dict, owner: str) -> dict:
 
 
 def read_spec(path: str | os.PathLike) -> ModelSpec:
-    """Read and validate the contract of an ONNX file (no onnxruntime, no onnx needed)."""
+    """Read and validate the contract of an ONNX file, weights digest included (no onnxruntime, no onnx)."""
     from .onnxfile import read_onnx_info
 
     info = read_onnx_info(path)
     spec = ModelSpec.from_metadata(info.metadata, path=path)
     spec.check_graph(info.inputs, info.outputs, path=path)
+    check_weights(spec, info, path, warn=False)
     return spec
+
+
+_warned_no_digest: set = set()
+
+
+def check_weights(spec: ModelSpec, info, path, warn: bool = True) -> bool:
+    """Compare the file's weights with the contract's ganfx.digest (onnxfile.weights_digest).
+
+    ModelLoadError naming the file when they differ; True when they match. A model with no
+    digest (exported before ganfx.digest) returns False, logging one warning per file when `warn`.
+    """
+    from .onnxfile import weights_digest
+
+    if spec.digest is None:
+        key = os.path.realpath(os.fspath(path))
+        if warn and key not in _warned_no_digest:
+            _warned_no_digest.add(key)
+            log.warning("%s: no weights digest (%s, exported by an older ganfx): its weights cannot be "
+                        "checked; export it again to add one", path, DIGEST_KEY)
+        return False
+    actual = weights_digest(info, path)
+    if actual != spec.digest:
+        raise ModelLoadError(f"the weights do not match the contract's {DIGEST_KEY} (the file is damaged or was "
+                             f"changed after export): expected {spec.digest[:19]}..., found {actual[:19]}...",
+                             path=path)
+    return True
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -314,6 +382,15 @@ def _json(text, key, fail):
         return json.loads(text)
     except (TypeError, ValueError) as exc:
         fail(key, f"invalid JSON ({exc.msg if hasattr(exc, 'msg') else exc})")
+    except RecursionError:
+        fail(key, "invalid JSON (nested too deeply)")
+
+
+def _whole(value) -> int:
+    """An integer from JSON: 3 or 3.0, not 3.5, true or "3" (int() would truncate or accept them)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"not an integer: {value!r}")
+    return int(value)
 
 
 def _tensor(d, key, fail) -> TensorSpec:
@@ -322,13 +399,13 @@ def _tensor(d, key, fail) -> TensorSpec:
     try:
         t = TensorSpec(
             name=str(d["name"]),
-            channels=int(d["channels"]),
+            channels=_whole(d["channels"]),
             range=tuple(float(x) for x in d.get("range", (0.0, 1.0))),
             colorspace=str(d.get("colorspace", "srgb")),
             dtype=str(d.get("dtype", "float32")),
             layout=str(d.get("layout", "NCHW")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         fail(key, f"tensor needs name and channels ({exc})")
     if t.layout != "NCHW":
         fail(key, f"tensor {t.name!r}: layout {t.layout!r} (only NCHW)")
@@ -336,8 +413,8 @@ def _tensor(d, key, fail) -> TensorSpec:
         fail(key, f"tensor {t.name!r}: colorspace {t.colorspace!r} (expected {'/'.join(COLORSPACES)})")
     if t.dtype not in DTYPES:
         fail(key, f"tensor {t.name!r}: dtype {t.dtype!r} (expected {'/'.join(DTYPES)})")
-    if len(t.range) != 2 or not t.range[0] < t.range[1]:
-        fail(key, f"tensor {t.name!r}: range must be [low, high] with low < high")
+    if len(t.range) != 2 or not t.range[0] < t.range[1] or not all(math.isfinite(x) for x in t.range):
+        fail(key, f"tensor {t.name!r}: range must be [low, high] with finite low < high")
     if t.channels < 1:
         fail(key, f"tensor {t.name!r}: channels must be >= 1")
     return t
@@ -367,7 +444,7 @@ def _param(d, fail) -> ParamSpec:
             animatable=bool(d.get("animatable", False)),
             help=str(d.get("help", "")),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         fail(key, f"parameter {d['name']!r}: {exc}")
     if p.type == "choice" and not p.choices:
         fail(key, f"parameter {p.name!r}: choice needs 'choices'")

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 
+_MAX_MESSAGE = 1000  # characters of one error line
 
 class GanfxError(Exception):
     """Base of every ganfx error: a one-line message, optionally about a file."""
 
     def __init__(self, message: str, path: str | os.PathLike | None = None, about: str | None = None):
         self.message = " ".join(str(message).split())  # keep it on one line
+        if len(self.message) > _MAX_MESSAGE:  # a 10 MB argument must not become a 10 MB error line
+            self.message = self.message[: _MAX_MESSAGE - 3] + "..."
         self.path = None if path is None else os.fspath(path)
         # Which setting the problem is about ("frames", "tile", "overwrite", ...): a host adds how
         # to change it (the CLI names its flag); the library never names a CLI option.
@@ -24,7 +27,11 @@ class GanfxError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        if not self.path:
+            return self.message
+        # A file name may hold a newline or other control characters: show them escaped, on one line.
+        path = self.path if self.path.isprintable() else self.path.encode("unicode_escape", "replace").decode()
+        return f"{path}: {self.message}"
 
 
 class ModelLoadError(GanfxError):
@@ -50,7 +57,7 @@ class OutputExistsError(MediaIOError):
     """
 
     def __init__(self, message: str, path: str | os.PathLike | None = None, resumable: bool = False):
-        super().__init__(message, path)
+        super().__init__(message, path, about="overwrite_or_resume" if resumable else "overwrite")
         self.resumable = resumable  # an image sequence: the frames already there could be kept
 
 

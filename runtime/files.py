@@ -136,15 +136,15 @@ class PartialFile:
         self.tmp = partial_path(self.final)
 
     def commit(self) -> Path:
+        """Rename the finished temporary to the final name; on any failure remove it and raise one line."""
         if not self.overwrite and self.final.exists():  # appeared while we were writing
             self.abort()
-            raise MediaIOError("exists already; choose another name or allow overwriting", path=self.final,
-                               about="overwrite")
+            raise OutputExistsError("appeared while rendering; it was left as it is", path=self.final)
         try:
             os.replace(self.tmp, self.final)
         except OSError as exc:
             self.abort()
-            raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=self.final) from None
+            raise MediaIOError(f"cannot finish the output ({exc.strerror or exc})", path=self.final) from None
         return self.final
 
     def abort(self) -> None:
@@ -152,18 +152,21 @@ class PartialFile:
 
 
 @contextlib.contextmanager
-def atomic_path(final, overwrite: bool = True, folder: bool = False):
+def atomic_path(final, overwrite: bool = True, folder: bool = False, clean_stale: bool = True):
     """Yield a temporary path beside `final`; rename it to `final` if the block succeeds.
 
     `overwrite=False` refuses an existing `final` up front; `folder=True` yields an empty
     folder (renamed as a whole: a folder of frames appears complete or not at all).
     On any error (or KeyboardInterrupt) the temporary is removed and `final` is untouched.
+    `clean_stale=False` skips the folder scan for partials of killed processes (a writer of
+    many frames scans once, up front).
     """
     final = check_target(final, overwrite) if not folder else Path(final)
     if folder and final.exists():
         raise MediaIOError("output folder exists already; choose another name", path=final)
     tmp = partial_path(final)
-    remove_stale_partials(final)
+    if clean_stale:
+        remove_stale_partials(final)
     try:
         if folder:
             tmp.mkdir(parents=True)

@@ -62,16 +62,20 @@ def _variant(path: Path, precision: str) -> Path:
 def resolve_model_path(name_or_path, precision: str = "fp32") -> Path:
     """A shipped/user model name or a file path -> the ONNX file to load."""
     text = os.fspath(name_or_path)
+    if not text.strip():
+        raise ModelLoadError("the model name is empty; give a model name or a path to an .onnx file")
     candidate = Path(text).expanduser()
     looks_like_path = os.sep in text or "/" in text or text.endswith(".onnx")
-    if candidate.exists() or looks_like_path:
-        if not candidate.is_file():
-            raise ModelLoadError("model file not found" if not candidate.exists() else "not a file", path=candidate)
-        return _variant(candidate, precision)
+    if candidate.is_file() or looks_like_path:  # a folder or pipe called like a model is no model: look it up
+        from .files import check_regular_file
+
+        return _variant(check_regular_file(candidate, ModelLoadError, missing="model file not found"), precision)
     for _, folder in model_folders():
         path = folder / f"{text}.onnx"
-        if path.is_file():
-            return _variant(path, precision)
+        if os.path.lexists(path):  # a pipe or folder of that name is refused by name, never opened
+            from .files import check_regular_file
+
+            return _variant(check_regular_file(path, ModelLoadError, missing="model file not found"), precision)
     known = ", ".join(sorted({m.name for m in list_models()})) or "none"
     raise ModelLoadError(f"no model named {text!r} (known models: {known}; or give a path to an .onnx file)")
 
@@ -110,19 +114,21 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     encoding threads share the cores (the render pipeline), where spinning steals their time.
     """
     path = resolve_model_path(name_or_path, precision)
+    from .contract import check_weights
     from .onnxfile import check_external_data, read_onnx_info
 
     info = read_onnx_info(path)
     check_external_data(path, info)
     spec = ModelSpec.from_metadata(info.metadata, path=path)
     spec.check_graph(info.inputs, info.outputs, path=path)
+    check_weights(spec, info, path)  # the weights are the ones exported (ganfx.digest)
     chosen, reason = choose_providers(providers)
     log.info("%s: execution provider %s", path.name, reason)
     ort = onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # failures come back as exceptions (one line each); its own log would add a line
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if not spinning:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -1,18 +1,21 @@
 """Read what ganfx needs from an ONNX file without the `onnx` package.
 
-An ONNX model is a protobuf `ModelProto`. The runtime needs only three things from it
+An ONNX model is a protobuf `ModelProto`. The runtime needs only four things from it
 before it hands the file to onnxruntime: the metadata (the ganfx contract), the graph's
-input/output names and shapes, and every external-data location (to refuse files that
-point outside their folder). A small wire-format walker gives all three and keeps the
-runtime free of the protobuf stack.
+input/output names and shapes, every external-data location (to refuse files that point
+outside their folder) and the weight tensors (for the digest the contract carries). A small
+wire-format walker gives all four and keeps the runtime free of the protobuf stack.
 
     info = read_onnx_info("brick.onnx")
     info.metadata["ganfx.kind"], info.inputs  # -> "texture", [("noise", [1, 8, "h", "w"])]
+    weights_digest(info, "brick.onnx")        # -> "sha256:3f0c..." (what ganfx.digest must say)
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 from dataclasses import dataclass, field
 
 from .errors import ModelLoadError
@@ -23,8 +26,10 @@ _GRAPH_NODE, _GRAPH_INIT, _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_SPARSE_INIT = 1, 5
 _NODE_ATTR = 5
 _FUNCTION_NODE = 7
 _ATTR_T, _ATTR_G, _ATTR_TENSORS, _ATTR_GRAPHS, _ATTR_SPARSE, _ATTR_SPARSES = 5, 6, 10, 11, 22, 23
-_TENSOR_EXTERNAL = 13
+_TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_NAME, _TENSOR_RAW, _TENSOR_EXTERNAL, _TENSOR_LOCATION = 1, 2, 8, 9, 13, 14
+_TENSOR_TYPED = (3, 4, 5, 6, 7, 10, 11, 12)  # segment and the typed *_data fields
 _SPARSE_VALUES, _SPARSE_INDICES = 1, 2
+DIGEST_PREFIX = "sha256:"
 
 
 @dataclass
@@ -33,6 +38,7 @@ class OnnxInfo:
     inputs: list = field(default_factory=list)  # [(name, [dim, ...])], dim is int or str
     outputs: list = field(default_factory=list)
     external_locations: list = field(default_factory=list)  # every external-data 'location'
+    tensors: list = field(default_factory=list)  # every weight tensor (TensorProto bytes): initializers, constants
 
 
 class _WireError(ValueError):
@@ -116,21 +122,22 @@ def _value_info(buf):
     return name, dims
 
 
-def _tensor_locations(buf, out: list):
+def _tensor(buf, out: OnnxInfo):
+    out.tensors.append(buf)
     for number, wire, v in _fields(buf):
         if number == _TENSOR_EXTERNAL and wire == 2:
             key, value = _entry(v)
             if key == "location":
-                out.append(value)
+                out.external_locations.append(value)
 
 
-def _sparse_locations(buf, out: list):
+def _sparse(buf, out: OnnxInfo):
     for number, wire, v in _fields(buf):
         if number in (_SPARSE_VALUES, _SPARSE_INDICES) and wire == 2:
-            _tensor_locations(v, out)
+            _tensor(v, out)
 
 
-def _node_locations(buf, out: list):
+def _node(buf, out: OnnxInfo):
     for number, wire, v in _fields(buf):
         if number != _NODE_ATTR or wire != 2:
             continue
@@ -138,53 +145,63 @@ def _node_locations(buf, out: list):
             if w2 != 2:
                 continue
             if n2 in (_ATTR_T, _ATTR_TENSORS):
-                _tensor_locations(v2, out)
+                _tensor(v2, out)
             elif n2 in (_ATTR_SPARSE, _ATTR_SPARSES):
-                _sparse_locations(v2, out)
+                _sparse(v2, out)
             elif n2 in (_ATTR_G, _ATTR_GRAPHS):
-                _graph(v2, None, out)
+                _graph(v2, out, top=False)
 
 
-def _graph(buf, info: OnnxInfo | None, out: list):
+def _graph(buf, out: OnnxInfo, top: bool = True):
     for number, wire, v in _fields(buf):
         if wire != 2:
             continue
         if number == _GRAPH_NODE:
-            _node_locations(v, out)
+            _node(v, out)
         elif number == _GRAPH_INIT:
-            _tensor_locations(v, out)
+            _tensor(v, out)
         elif number == _GRAPH_SPARSE_INIT:
-            _sparse_locations(v, out)
-        elif info is not None and number == _GRAPH_INPUT:
-            info.inputs.append(_value_info(v))
-        elif info is not None and number == _GRAPH_OUTPUT:
-            info.outputs.append(_value_info(v))
+            _sparse(v, out)
+        elif top and number == _GRAPH_INPUT:
+            out.inputs.append(_value_info(v))
+        elif top and number == _GRAPH_OUTPUT:
+            out.outputs.append(_value_info(v))
 
 
 def read_onnx_info(path: str | os.PathLike) -> OnnxInfo:
-    """Parse metadata, graph inputs/outputs and external-data locations of an ONNX file."""
+    """Parse metadata, graph inputs/outputs, external-data locations and weights of an ONNX file.
+
+    Only a regular file is opened: a named pipe called `x.onnx` would block the reader forever.
+    """
+    from .files import check_regular_file
+
     path = os.fspath(path)
+    check_regular_file(path, ModelLoadError, missing="model file not found")
     try:
         with open(path, "rb") as fh:
             data = memoryview(fh.read())
-    except FileNotFoundError:
-        raise ModelLoadError("model file not found", path=path) from None
     except OSError as exc:
-        raise ModelLoadError(f"cannot read model file ({exc.strerror})", path=path) from None
+        raise ModelLoadError(f"cannot read model file ({exc.strerror or exc})", path=path) from None
+    return parse_onnx(data, path)
+
+
+def parse_onnx(data, path: str | os.PathLike | None = None) -> OnnxInfo:
+    """The OnnxInfo of a serialized ModelProto (bytes); ModelLoadError names `path`."""
+    data = memoryview(data)
     info = OnnxInfo()
     seen_graph = False
     try:
         for number, wire, v in _fields(data):
             if number == _MODEL_GRAPH and wire == 2:
                 seen_graph = True
-                _graph(v, info, info.external_locations)
+                _graph(v, info)
             elif number == _MODEL_METADATA and wire == 2:
                 key, value = _entry(v)
                 info.metadata[key] = value
             elif number == _MODEL_FUNCTIONS and wire == 2:
                 for n2, w2, v2 in _fields(v):
                     if n2 == _FUNCTION_NODE and w2 == 2:
-                        _node_locations(v2, info.external_locations)
+                        _node(v2, info)
     except _WireError as exc:
         raise ModelLoadError(f"not an ONNX model (unreadable protobuf: {exc})", path=path) from None
     if not seen_graph:
@@ -204,3 +221,94 @@ def check_external_data(path: str | os.PathLike, info: OnnxInfo) -> None:
             raise ModelLoadError(f"external data location {location!r} points outside the model's folder", path=path)
         if not os.path.isfile(target):
             raise ModelLoadError(f"external data file {location!r} is missing", path=path)
+
+
+# -- the weights digest (contract key ganfx.digest) -----------------------------------------
+
+def weights_digest(model, path: str | os.PathLike | None = None) -> str:
+    """"sha256:<hex>" of a model's weights: an OnnxInfo (of the file at `path`), or the file's bytes.
+
+    Each weight tensor (initializers, sparse initializers, tensor attributes such as Constant
+    values, in subgraphs and functions too) is hashed on its name, element type, shape and data
+    bytes — raw_data, the typed data fields, or the bytes its external data points at, so
+    moving weights to or from an external file keeps the digest. The tensor hashes are sorted
+    and hashed again: the digest does not depend on the order tools store tensors in, and
+    metadata (the contract itself) is not part of it.
+
+        weights_digest(onnx_model.SerializeToString())     # at export, before metadata is set
+        weights_digest(read_onnx_info(p), p)                # at load
+    """
+    info = model if isinstance(model, OnnxInfo) else parse_onnx(model, path)
+    if info.external_locations:
+        if path is None:
+            raise ModelLoadError("the model has external data; its file path is needed to read it")
+        check_external_data(path, info)
+    folder = None if path is None else os.path.dirname(os.path.abspath(os.fspath(path)))
+    hashes = sorted(_tensor_hash(t, folder, path) for t in info.tensors)
+    total = hashlib.sha256()
+    for h in hashes:
+        total.update(h)
+    return DIGEST_PREFIX + total.hexdigest()
+
+
+def _tensor_hash(buf, folder, path) -> bytes:
+    name, dtype, dims, raw, external, typed = b"", 0, [], None, {}, []
+    for number, wire, v in _fields(buf):
+        if number == _TENSOR_NAME and wire == 2:
+            name = bytes(v)
+        elif number == _TENSOR_TYPE and wire == 0:
+            dtype = v
+        elif number == _TENSOR_DIMS:
+            dims.extend(_packed_varints(v) if wire == 2 else [v])
+        elif number == _TENSOR_RAW and wire == 2:
+            raw = v
+        elif number == _TENSOR_EXTERNAL and wire == 2:
+            key, value = _entry(v)
+            external[key] = value
+        elif number in _TENSOR_TYPED:
+            typed.append((number, wire, v))
+    h = hashlib.sha256()
+    h.update(struct.pack("<I", len(name)) + name + struct.pack("<qI", dtype, len(dims)))
+    h.update(struct.pack(f"<{len(dims)}Q", *[d & 0xFFFFFFFFFFFFFFFF for d in dims]))
+    if raw is not None:
+        h.update(raw)
+    elif external.get("location"):
+        _hash_external(h, folder, external, path)
+    else:
+        for number, wire, v in typed:  # data stored in the typed fields (packed or not)
+            h.update(struct.pack("<IB", number, wire))
+            h.update(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF) if isinstance(v, int) else bytes(v or b""))
+    return h.digest()
+
+
+def _packed_varints(buf) -> list:
+    out, pos = [], 0
+    while pos < len(buf):
+        value, pos = _varint(buf, pos)
+        out.append(value)
+    return out
+
+
+def _hash_external(h, folder, external: dict, path) -> None:
+    try:
+        offset = int(external.get("offset") or 0)
+        length = int(external["length"]) if external.get("length") else None
+    except ValueError:
+        raise ModelLoadError(f"external data of {external['location']!r} has an invalid offset or length",
+                             path=path) from None
+    try:
+        with open(os.path.join(folder, external["location"]), "rb") as fh:
+            fh.seek(offset)
+            remaining = length
+            while remaining is None or remaining > 0:
+                chunk = fh.read(1 << 20 if remaining is None else min(1 << 20, remaining))
+                if not chunk:
+                    break
+                h.update(chunk)
+                if remaining is not None:
+                    remaining -= len(chunk)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read external data {external['location']!r} ({exc.strerror or exc})",
+                             path=path) from None
+    if remaining:
+        raise ModelLoadError(f"external data {external['location']!r} ends {remaining} bytes early", path=path)

@@ -289,9 +289,11 @@ class RenderOptions:
 
 def parse_frame_range(text: str, about: str = "frames") -> tuple:
     """"1001-1100" -> (1001, 1100); "12" -> (12, 12). UserInputError for anything else."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text or "")
+    m = re.fullmatch(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", text or "")
     if not m:
         raise UserInputError(f"a frame range is FIRST-LAST (e.g. 1001-1100), got {text!r}", about=about)
+    if any(g and len(g.lstrip("0")) > 9 for g in m.groups()):  # int() of 5000 digits raises; no shot is that long
+        raise UserInputError(f"frame range {text.strip()[:40]!r}: frame numbers go up to 999999999", about=about)
     first = int(m.group(1))
     last = int(m.group(2)) if m.group(2) is not None else first
     if last < first:

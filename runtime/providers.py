@@ -96,14 +96,20 @@ def provider_options(providers: list, cache_dir: str | None = None) -> list:
     return out
 
 
+MAX_THREADS = 1024  # more intra-op threads than this is a typo, not a machine
+
+
 def default_threads() -> int:
     """Intra-op threads: GANFX_THREADS, else the CPUs this process may use."""
     env = os.environ.get("GANFX_THREADS")
-    if env:
+    if env is not None and env.strip():
         try:
-            return max(1, int(env))
+            threads = int(env)
         except ValueError:
-            raise ProviderError(f"GANFX_THREADS must be an integer, got {env!r}") from None
+            threads = 0
+        if not 1 <= threads <= MAX_THREADS:  # -1 or 0 must not quietly become 1 (or all cores)
+            raise ProviderError(f"GANFX_THREADS must be a whole number from 1 to {MAX_THREADS}, got {env!r}")
+        return threads
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

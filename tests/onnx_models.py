@@ -2,6 +2,9 @@
 
     make_effect_model(tmp_path / "fx.onnx")        # 3x3 convs, halo 2
     make_texture_model(tmp_path / "tex.onnx")      # noise -> conv -> upsample x4 -> conv
+
+Like an export, each model carries the digest of its weights (ganfx.digest), unless the
+test passes its own `metadata` (then exactly that is stored).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ganfx.runtime.contract import (
-    ModelSpec, NoiseSpec, ParamSpec, TensorSpec, effect_params, texture_params,
+    DIGEST_KEY, ModelSpec, NoiseSpec, ParamSpec, TensorSpec, effect_params, texture_params,
 )
+from ganfx.runtime.onnxfile import weights_digest
 
 OPSET = 17
 
@@ -41,7 +45,10 @@ def _save(path, nodes, inits, in_name, in_ch, out_name, out_ch, spec: ModelSpec,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
-    md = spec.to_metadata() if metadata is None else metadata
+    if metadata is None:
+        md = {**spec.to_metadata(), DIGEST_KEY: weights_digest(model.SerializeToString())}
+    else:
+        md = metadata
     helper.set_model_props(model, md)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
@@ -95,3 +102,30 @@ def make_texture_model(path, seed=0, spec=None):
     n3, i3 = _conv("c3", "up", 8, 3, rng)
     s = helper.make_node("Sigmoid", ["c3"], ["rgb"])
     return _save(path, [n1, r, n2, n3, s], i1 + i2 + i3, "noise", 4, "rgb", 3, spec or texture_spec())
+
+
+def add_digest(path, out=None):
+    """Rewrite only the metadata of an ONNX file so it carries the digest of its weights."""
+    model = onnx.load(str(path))
+    md = {p.key: p.value for p in model.metadata_props}
+    md[DIGEST_KEY] = weights_digest(model.SerializeToString())
+    del model.metadata_props[:]
+    helper.set_model_props(model, md)
+    onnx.save(model, str(out or path))
+    return out or path
+
+
+def flip_weight_bytes(path, out, count=400, seed=0):
+    """Copy a model file with `count` bytes inside its largest weight tensor inverted, in place
+    in the file (a copy damaged on disk or in transfer: the protobuf still parses)."""
+    data = bytearray(open(path, "rb").read())
+    model = onnx.load_from_string(bytes(data))
+    raw = max((t.raw_data for t in model.graph.initializer), key=len)
+    start = bytes(data).find(raw)
+    assert start > 0 and len(raw) >= count
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(len(raw), size=count, replace=False):
+        data[start + int(i)] ^= 0xFF
+    with open(out, "wb") as fh:
+        fh.write(data)
+    return out

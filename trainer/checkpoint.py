@@ -12,6 +12,8 @@ its presence marks a complete checkpoint:
     ckpt = read_checkpoint(latest_checkpoint(run))   # Checkpoint(tensors, meta)
     restore(ckpt, nets, opts, ema)                    # exact continuation
 
+Tensors are saved as CPU tensors whatever device trained them, so a checkpoint written on a
+GPU resumes or exports on a machine without one (loading copies them onto the networks' device).
 Loading a pickle (`.pt`, `.pth`, `.ckpt`) is refused: unpickling runs arbitrary code.
 """
 
@@ -25,8 +27,7 @@ from pathlib import Path
 import torch
 
 from ganfx.runtime.errors import ModelLoadError
-
-from .config import write_atomic
+from ganfx.runtime.files import write_atomic
 
 _NAME_RE = re.compile(r"^checkpoint-(\d{6,})\.json$")
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
@@ -43,6 +44,11 @@ class Checkpoint:
         return int(self.meta["iteration"])
 
 
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    """A CPU copy of a tensor on any device (what the safetensors file holds)."""
+    return t.detach().to("cpu", copy=True).contiguous()
+
+
 def _flatten_optimizer(name: str, opt, tensors: dict) -> dict:
     """Optimiser state: tensors into `tensors`, the rest returned as JSON-able data."""
     sd = opt.state_dict()
@@ -51,7 +57,7 @@ def _flatten_optimizer(name: str, opt, tensors: dict) -> dict:
         entry = {}
         for key, value in st.items():
             if torch.is_tensor(value):
-                tensors[f"opt.{name}.{idx}.{key}"] = value.detach().clone().contiguous()
+                tensors[f"opt.{name}.{idx}.{key}"] = _cpu(value)
                 entry[key] = "tensor"
             else:
                 entry[key] = value
@@ -80,9 +86,9 @@ def save_checkpoint(run_dir, iteration: int, nets: dict, opts: dict, ema, extra:
     tensors = {}
     for name, net in nets.items():
         for key, value in net.state_dict().items():
-            tensors[f"net.{name}.{key}"] = value.detach().clone().contiguous()
+            tensors[f"net.{name}.{key}"] = _cpu(value)
     for key, value in ema.state_dict().items():
-        tensors[f"ema.{key}"] = value.detach().clone().contiguous()
+        tensors[f"ema.{key}"] = _cpu(value)
     tensors["rng.torch"] = torch.get_rng_state()
     opt_meta = {name: _flatten_optimizer(name, opt, tensors) for name, opt in opts.items()}
     st_path, json_path = checkpoint_paths(run_dir, iteration)

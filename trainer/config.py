@@ -9,19 +9,40 @@ folder so a run is self-describing:
     save_run_config(run, "texture", cfg, task_cfg)     # runs/00012-brick/config.json
     task, loop_cfg, task_cfg = load_run_config(run)    # ("texture", LoopConfig, TextureConfig)
 
-Configs are plain data: no `exec`, no dict-with-attributes; unknown keys are refused.
+Configs are plain data: no `exec`, no dict-with-attributes; unknown keys are refused. A value
+that does not fit raises `ConfigError`, which names the config field(s) to change; the CLI
+turns field names into its options (docs/architecture.md: library errors name the problem,
+only the CLI names flags).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.files import write_atomic
+
+
+class ConfigError(UserInputError):
+    """A config value is invalid or does not fit the data; `fields` are the config fields to change."""
+
+    def __init__(self, message: str, *fields: str, path=None):
+        super().__init__(message, path=path)
+        self.fields = fields
+
+
+DEVICES = ("auto", "cpu", "cuda")  # LoopConfig.device: one of these, or cuda:N for one GPU of several
+_CUDA_N = re.compile(r"^cuda:\d+$")
+
+
+def check_device_name(name) -> str:
+    if name not in DEVICES and not (isinstance(name, str) and _CUDA_N.match(name)):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}", "device")
+    return name
 
 
 @dataclass(frozen=True)
@@ -36,17 +57,19 @@ class LoopConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much training time (0 = no limit)
     progress: bool = True  # show a progress bar with it/s and ETA
+    device: str = "auto"  # auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N; CUDA trains in mixed precision
 
     def check(self) -> "LoopConfig":
         for name in ("iterations", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise UserInputError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", name)
         if not 0.0 <= self.ema_decay < 1.0:
-            raise UserInputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}", "ema_decay")
         if self.max_minutes < 0:
-            raise UserInputError(f"max_minutes must be >= 0, got {self.max_minutes}")
+            raise ConfigError(f"max_minutes must be >= 0, got {self.max_minutes}", "max_minutes")
         if self.threads < 0:
-            raise UserInputError(f"threads must be >= 0, got {self.threads}")
+            raise ConfigError(f"threads must be >= 0, got {self.threads}", "threads")
+        check_device_name(self.device)
         return self
 
 
@@ -96,21 +119,6 @@ def new_run_dir(root, name: str, create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=False)
     return path
-
-
-def write_atomic(path, data: bytes | str) -> None:
-    """Write a file under a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def run_config_dict(task: str, loop: LoopConfig, task_cfg) -> dict:

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ganfx.runtime.errors import MediaIOError, UserInputError
+from ganfx.runtime.frames import to_unit
+
+from .config import ConfigError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -45,8 +48,7 @@ def read_image(path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise MediaIOError("cannot read image (missing, unreadable or not an image)", path=path)
-    scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
-    img = img.astype(np.float32) / np.float32(scale)
+    img = to_unit(img)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     return np.ascontiguousarray(img[..., 2::-1] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2))
@@ -169,7 +171,7 @@ def load_keyframes(clip, keyframes, masks=None) -> list:
     mask_files = numbered_images(masks) if masks else {}
     pairs = []
     for n in sorted(files):
-        x = decoded[n].astype(np.float32) / np.float32(255.0)
+        x = to_unit(decoded[n])
         y = read_image(files[n])
         _check_same_size(x, y, f"frame {n} of {clip.name}", files[n])
         mask = read_mask(mask_files[n], x.shape[:2]) if n in mask_files else None
@@ -199,7 +201,8 @@ class PatchSampler:
         for p in self.pairs:
             h, w = p.input.shape[:2]
             if min(h, w) < biggest:
-                raise UserInputError(f"pair {p.name} is {w}x{h}, smaller than the {biggest} px patches (use a smaller --patch)")
+                raise ConfigError(f"pair {p.name} is {w}x{h}, smaller than the {biggest} px patches (use a smaller patch)",
+                                  "patch")
         # Bigger images (and bigger masked areas) give proportionally more patches.
         area = np.array([p.mask.sum() if p.mask is not None else p.input.shape[0] * p.input.shape[1] for p in self.pairs])
         self.weights = area / area.sum()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import from_unit
 
 from .effect_data import decode_clip, load_pairs, numbered_images, read_image
 from .effect_metrics import clip_flows, psnr, ssim, temporal_ratio
@@ -28,7 +29,7 @@ from .effect_targets import PROCESSES, apply_process
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8) if img.dtype != np.uint8 else img
+    return img if img.dtype == np.uint8 else from_unit(img, np.uint8)
 
 
 def clip_frames(video) -> list:
@@ -42,7 +43,7 @@ def heldout_pairs(pairs=None, video=None, keyframes=None) -> list:
     if pairs:
         return [(p.name, _to_uint8(p.input), p.target) for p in load_pairs(pairs)]
     if not video:
-        raise UserInputError("held-out targets named by frame number need --video CLIP for their inputs")
+        raise UserInputError("held-out targets named by frame number need the clip their inputs come from")
     files = numbered_images(keyframes)
     frames, count = decode_clip(video, files)
     out = []
@@ -68,7 +69,8 @@ def reference_frames(reference: str, inputs: list, model_spec) -> tuple:
     path = Path(reference)
     if not path.is_file():
         known = ", ".join(PROCESSES)
-        raise UserInputError(f"--reference must be 'source', a target process ({known}) or a video file, got {reference!r}")
+        raise UserInputError(f"the reference effect must be 'source', a target process ({known}) or a video file, "
+                             f"got {reference!r}")
     frames = clip_frames(path)
     if len(frames) != len(inputs) or frames[0].shape != inputs[0].shape:
         raise UserInputError(f"reference video has {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
@@ -78,7 +80,7 @@ def reference_frames(reference: str, inputs: list, model_spec) -> tuple:
 
 def write_grid(path, rows: list, count: int = 4) -> None:
     """PNG of up to `count` rows input | output | target, spread over the held-out pairs."""
-    from .effect_footage import write_png
+    from ganfx.runtime.io.images import write_png
 
     picks = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
     lines = [np.concatenate([_to_uint8(rows[i][k]) for k in range(3)], axis=1) for i in picks]
@@ -97,7 +99,7 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
     if fx.spec.kind != "effect":
         raise UserInputError(f"{fx.spec.name} is a {fx.spec.kind} model; effect evaluation needs an effect model")
     if not (pairs or keyframes or video):
-        raise UserInputError("nothing to evaluate: give --pairs DIR, --keyframes DIR (with --video) or --video CLIP")
+        raise UserInputError("nothing to evaluate: give held-out pairs, held-out keyframes of a clip, or a clip")
     report = {"model": fx.spec.name, "path": str(fx.path)}
     if pairs or keyframes:
         rows, images = [], []

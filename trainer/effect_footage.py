@@ -10,17 +10,19 @@ held out.
     # -> data/watercolor/keyframes/0008.png ..., holdout/0002.png ... from the shipped clip
     #    (ganfx/exported_models/demo_clip.mp4); --render makes a fresh clip.mp4 there first
 
-Writes are atomic (temporary name, then rename).
+Writes are atomic (ganfx.runtime.files: temporary name, then rename).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from ganfx.runtime.files import atomic_path
+from ganfx.runtime.io.images import write_png
 
 WIDTH, HEIGHT, FPS, SHOT_FRAMES = 320, 240, 24, 32
 KEYFRAMES = (8, 24, 48, 80)  # two in the zoom (its scale changes most), one per pan
@@ -68,8 +70,7 @@ def write_clip(path, frames, fps: int = FPS, crf: int = 20) -> Path:
     import av
 
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    with av.open(str(tmp), "w", format="mp4") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
@@ -77,20 +78,7 @@ def write_clip(path, frames, fps: int = FPS, crf: int = 20) -> Path:
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         container.mux(stream.encode(None))
-    os.replace(tmp, path)
     return path
-
-
-def write_png(path, rgb: np.ndarray) -> None:
-    import cv2
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1])):
-        from ganfx.runtime.errors import MediaIOError
-
-        raise MediaIOError("cannot write image", path=path)
-    os.replace(tmp, path)
 
 
 def write_keyframes(clip, numbers, process: str, folder) -> list:

@@ -1,4 +1,4 @@
-"""Quality measures of effect models (DESIGN.md "Quality measures"), numpy + OpenCV only.
+"""Quality measures of effect models (docs/architecture.md, "Quality measures"), numpy + OpenCV only.
 
 - `psnr(a, b)`, `ssim(a, b)`: against held-out target frames, on 0..1 RGB.
 - `warping_error(frames, flows)`: temporal flicker of a rendered clip — the mean of
@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ganfx.runtime.frames import from_unit, to_unit
+
 
 def _unit(a) -> np.ndarray:
-    a = np.asarray(a)
-    return a.astype(np.float32) / np.float32(255.0) if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+    return to_unit(np.asarray(a))
 
 
 def psnr(a, b) -> float:
@@ -71,7 +72,7 @@ def _grey(frame) -> np.ndarray:
     import cv2
 
     f = np.asarray(frame)
-    f = f if f.dtype == np.uint8 else np.clip(np.rint(_unit(f) * 255), 0, 255).astype(np.uint8)
+    f = f if f.dtype == np.uint8 else from_unit(_unit(f), np.uint8)
     return cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
 
 

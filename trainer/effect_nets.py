@@ -40,7 +40,6 @@ class EffectGenerator(nn.Module):
     def __init__(self, width: int = 32, blocks: int = 3):
         super().__init__()
         w1, w2, w4 = width, width * 2, width * 2
-        self.width, self.blocks = width, blocks
         self.enc1 = nn.Sequential(nn.Conv2d(3, w1, 3, padding=1), _act(), nn.Conv2d(w1, w1, 3, padding=1), _act())
         self.enc2 = nn.Sequential(nn.Conv2d(w1, w2, 3, stride=2, padding=1), _act(), nn.Conv2d(w2, w2, 3, padding=1), _act())
         self.enc4 = nn.Sequential(nn.Conv2d(w2, w4, 3, stride=2, padding=1), _act())
@@ -97,7 +96,7 @@ def _positive_copy(net: nn.Module) -> nn.Module:
     field then carries a non-zero gradient (no cancellation), so the measured field is exact."""
     import copy
 
-    twin = copy.deepcopy(net).eval().requires_grad_(False)
+    twin = copy.deepcopy(net).cpu().eval().requires_grad_(False)  # on the CPU, wherever net trains
     if hasattr(twin, "clamp_output"):
         twin.clamp_output = False  # a clamp would cut the (large, all-positive) probe's gradients
     for name, p in twin.named_parameters():
@@ -127,7 +126,3 @@ def receptive_radius(net: nn.Module, multiple: int | None = None, size: int = 12
             raise ValueError(f"receptive field reaches the {size}px probe's border; measure with a larger size")
         radius = max(radius, int(r))
     return radius
-
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())

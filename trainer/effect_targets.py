@@ -18,6 +18,7 @@ from ganfx.runtime.errors import UserInputError
 
 
 def _stylization(rgb: np.ndarray) -> np.ndarray:
+    """cv2.stylization(bgr, sigma_s=20, sigma_r=0.25) (OpenCV 4 non-photorealistic rendering)."""
     import cv2
 
     # OpenCV's "watercolour" filter (Gastal & Oliveira domain transform + edge inking).
@@ -26,12 +27,14 @@ def _stylization(rgb: np.ndarray) -> np.ndarray:
 
 
 def _edge_preserving(rgb: np.ndarray) -> np.ndarray:
+    """cv2.edgePreservingFilter(bgr, flags=RECURS_FILTER, sigma_s=20, sigma_r=0.3)."""
     import cv2
 
     return cv2.edgePreservingFilter(rgb[..., ::-1].copy(), flags=1, sigma_s=20, sigma_r=0.3)[..., ::-1].copy()
 
 
 def _posterize(rgb: np.ndarray) -> np.ndarray:
+    """Bilateral filter 9/40/5, 6 levels per channel, adaptive-threshold ink lines."""
     import cv2
 
     # Cartoon: bilateral smoothing, 6 levels per channel, dark lines from an adaptive threshold.
@@ -42,16 +45,12 @@ def _posterize(rgb: np.ndarray) -> np.ndarray:
     return np.clip(levels * (edges[..., None] / 255.0), 0, 255).astype(np.uint8)
 
 
-# name -> (function, exact description for model cards)
+# name -> function; each docstring is the exact description a model card quotes
 PROCESSES = {
-    "stylization": (_stylization, "cv2.stylization(bgr, sigma_s=20, sigma_r=0.25) (OpenCV 4 non-photorealistic rendering)"),
-    "edge_preserving": (_edge_preserving, "cv2.edgePreservingFilter(bgr, flags=RECURS_FILTER, sigma_s=20, sigma_r=0.3)"),
-    "posterize": (_posterize, "bilateral filter 9/40/5, 6 levels per channel, adaptive-threshold ink lines"),
+    "stylization": _stylization,
+    "edge_preserving": _edge_preserving,
+    "posterize": _posterize,
 }
-
-
-def describe_process(name: str) -> str:
-    return PROCESSES[_check(name)][1]
 
 
 def _check(name: str) -> str:
@@ -65,4 +64,4 @@ def apply_process(name: str, rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise UserInputError(f"target process {name}: expected [H,W,3] uint8, got {rgb.shape} {rgb.dtype}")
-    return PROCESSES[_check(name)][0](np.ascontiguousarray(rgb))
+    return PROCESSES[_check(name)](np.ascontiguousarray(rgb))

@@ -6,15 +6,20 @@ generator, a PatchGAN) and one `step()`:
     L_G = l1 * |G(x) - y|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
-    cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/", iterations=3000)
+    cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
     task = EffectTask(cfg)
     losses = task.step(0)               # {"l1": ..., "adv": ..., "consistency": ..., "d": ...}
     grid = task.sample_grid(task.G)     # [H,W,3] uint8: input | output | target rows
+
+Export needs none of the data: `EffectTask.generator(cfg)` rebuilds the network and
+`EffectTask.export_plan(G, cfg, recorded)` takes what the data contributed (pair counts,
+fingerprint, held-out PSNR/SSIM) from the checkpoint the loop wrote.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +28,10 @@ from torch.nn import functional as F
 
 from ganfx.runtime.contract import ModelSpec, ParamSpec, TensorSpec, effect_params
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import from_unit
 
+from .config import ConfigError
+from .device import CPU, TrainingDevice
 from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images
 from .effect_nets import EffectGenerator, PatchDiscriminator
 from .temporal import consistency_loss, random_warps
@@ -60,18 +68,24 @@ class EffectConfig:
     seed: int = 0  # seeds weights, patches and warps
     target_process: str | None = None  # for the record: the named process that made the targets, if any
 
+    # Fields holding data paths (model cards show them without the training machine's folders).
+    PATH_FIELDS: ClassVar[tuple] = ("pairs", "video", "keyframes", "masks", "holdout")
+
     def check(self) -> "EffectConfig":
         video_form = self.video is not None or self.keyframes is not None
         if (self.pairs is None) == (not video_form):
-            raise UserInputError("give either --pairs DIR or --video CLIP --keyframes DIR")
+            raise ConfigError("give either a pairs folder or a clip and its keyframes folder",
+                              "pairs", "video", "keyframes")
         if video_form and (self.video is None or self.keyframes is None):
-            raise UserInputError("the video form needs both --video CLIP and --keyframes DIR")
+            raise ConfigError("the video form needs both the clip and its keyframes folder", "video", "keyframes")
         if self.masks and not video_form:
-            raise UserInputError("--masks is for the video form; a pairs folder keeps its masks in DIR/mask/")
+            raise ConfigError("a masks folder is for the video form; a pairs folder keeps its masks in DIR/mask/",
+                              "masks")
         if self.adv_loss not in ("lsgan", "hinge"):
-            raise UserInputError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}")
+            raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
-            raise UserInputError(f"patch must be a multiple of {EffectGenerator.multiple} and at least 32, got {self.patch}")
+            raise ConfigError(f"patch must be a multiple of {EffectGenerator.multiple} and at least 32, got {self.patch}",
+                              "patch")
         return self
 
     @property
@@ -119,12 +133,12 @@ def apply_generator(G, image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     m = G.multiple
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    x = F.pad(x, (0, -w % m, 0, -h % m), mode="reflect")
+    x = F.pad(x, (0, -w % m, 0, -h % m), mode="reflect").to(next(G.parameters()).device)
     was = G.training
     G.eval()
     y = G(x)[0, :, :h, :w].clamp(0, 1)
     G.train(was)
-    return y.numpy().transpose(1, 2, 0)
+    return y.cpu().numpy().transpose(1, 2, 0)
 
 
 class EffectTask:
@@ -138,13 +152,17 @@ class EffectTask:
         self.train_pairs, self.held_pairs = load_data(cfg)
         self.sampler = PatchSampler(self.train_pairs, cfg.patch, cfg.batch, cfg.hflip, cfg.rot90, cfg.scale_jitter,
                                     seed=cfg.seed)
-        self.G = EffectGenerator(cfg.g_width, cfg.g_blocks)
+        self.G = self.generator(cfg)
         self.D = PatchDiscriminator(cfg.d_width)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
         self.warp_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.fingerprint = data_fingerprint(cfg)
-        self.export_metrics = {}  # held-out numbers of the exported generator, set by export_plan()
+
+    @staticmethod
+    def generator(cfg: EffectConfig) -> EffectGenerator:
+        """The generator network alone, from the config (what export rebuilds; no data read)."""
+        return EffectGenerator(cfg.g_width, cfg.g_blocks)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
@@ -170,32 +188,37 @@ class EffectTask:
     def _g_adv(self, fake):
         return -fake.mean() if self.cfg.adv_loss == "hinge" else ((fake - 1) ** 2).mean()
 
-    def step(self, iteration: int) -> dict:
-        """One optimisation step of D then G on a fresh batch of patches. # -> losses as floats"""
+    def step(self, iteration: int, dev: TrainingDevice = CPU) -> dict:
+        """One optimisation step of D then G on a fresh batch of patches, on `dev`. # -> losses as floats"""
         cfg = self.cfg
-        x, y, mask = self.sampler.sample()  # [B,3,P,P], [B,3,P,P], [B,1,P,P]
-        out = self.G(x)
-        # Outside a mask the target is untreated: show D the target there, so it judges only
-        # the treated area (with no mask this is exactly `out`).
-        fake = out * mask + y * (1 - mask)
+        x, y, mask = (dev.to(t) for t in self.sampler.sample())  # [B,3,P,P], [B,3,P,P], [B,1,P,P]
+        with dev.autocast():
+            out = self.G(x)
+            # Outside a mask the target is untreated: show D the target there, so it judges only
+            # the treated area (with no mask this is exactly `out`).
+            fake = out * mask + y * (1 - mask)
 
         # Discriminator: real pairs vs generated ones (generator frozen for this part).
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d = self._d_loss(self.D(x, y), self.D(x, fake.detach()))
-        loss_d.backward()
-        self.opt_d.step()
+        with dev.autocast():
+            loss_d = self._d_loss(self.D(x, y), self.D(x, fake.detach()))
+        dev.backward(loss_d)
+        dev.step(self.opt_d)
 
         # Generator: masked L1 + adversarial + consistency under small random warps.
         self.opt_g.zero_grad(set_to_none=True)
-        l1 = ((out - y).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
-        adv = self._g_adv(self.D(x, fake)) if cfg.adv else out.new_zeros(())
-        tc = out.new_zeros(())
-        if cfg.consistency:
-            theta = random_warps(x.shape[0], cfg.warp_shift, cfg.warp_zoom, cfg.warp_rotate, self.warp_rng)
-            tc = consistency_loss(self.G, x, theta, y=out)
-        loss_g = cfg.l1 * l1 + cfg.adv * adv + cfg.consistency * tc
-        loss_g.backward()
-        self.opt_g.step()
+        with dev.autocast():
+            l1 = ((out.float() - y).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
+            adv = self._g_adv(self.D(x, fake)) if cfg.adv else l1.new_zeros(())
+            tc = l1.new_zeros(())
+            if cfg.consistency:
+                # Warps drawn on the CPU (the same on every device); warp() resamples in float32.
+                theta = random_warps(x.shape[0], cfg.warp_shift, cfg.warp_zoom, cfg.warp_rotate, self.warp_rng)
+                tc = consistency_loss(self.G, x, theta, y=out)
+            loss_g = cfg.l1 * l1 + cfg.adv * adv + cfg.consistency * tc
+        dev.backward(loss_g)
+        dev.step(self.opt_g)
+        dev.update()
         return {"l1": l1.item(), "adv": adv.item(), "consistency": tc.item(), "d": loss_d.item(), "g": loss_g.item()}
 
     # -- samples and evaluation ---------------------------------------------------------
@@ -218,7 +241,7 @@ class EffectTask:
             rows.append(row)
         wmax = max(r.shape[1] for r in rows)
         rows = [np.pad(r, ((0, 2), (0, wmax - r.shape[1]), (0, 0))) for r in rows]
-        return np.clip(np.rint(np.concatenate(rows, axis=0) * 255), 0, 255).astype(np.uint8)
+        return from_unit(np.concatenate(rows, axis=0), np.uint8)
 
     def evaluate(self, G) -> dict:
         """PSNR/SSIM of G on the held-out pairs (empty without held-out pairs)."""
@@ -244,22 +267,28 @@ class EffectTask:
             "data_fingerprint": self.fingerprint,
             "consistency": cfg.consistency,
             **({"target_process": cfg.target_process} if cfg.target_process else {}),
-            **self.export_metrics,
         }
 
-    def export_plan(self, G, description: str = "", license: str = "", version: str = "1.0"):
+    @staticmethod
+    def export_plan(G, cfg: EffectConfig, recorded: dict, description: str = "", license: str = "",
+                    version: str = "1.0"):
         """What `ganfx export` needs: the module (clamped to the contract's 0..1), its contract,
-        example inputs (sizes multiples of the generator's, as the runtime pads to)."""
+        example inputs (sizes multiples of the generator's, as the runtime pads to).
+
+        `recorded` is the checkpoint's JSON: its "training" (this task's training_summary())
+        and "evaluation" (held-out PSNR/SSIM of this very EMA generator, measured by the loop
+        when it saved the checkpoint) stand in for the data, which export does not read.
+        """
         from .export import ExportPlan
 
-        cfg = self.cfg
         G = G.eval()
         G.clamp_output = True
-        # Measured now so ganfx.training (built from training_summary() after this) records them.
-        self.export_metrics = {k: round(v, 4) for k, v in self.evaluate(G).items()}
+        summary = recorded.get("training", {})
+        metrics = {k: round(v, 4) for k, v in recorded.get("evaluation", {}).items()
+                   if k in ("holdout_psnr", "holdout_ssim")}
         tile = ParamSpec("tile", "int", 0, 0, 16384, "Tile size",
                          help="render in tiles of this many pixels (0 = whole frame); the output is identical")
-        source = cfg.pairs or f"{len(self.train_pairs)} keyframes of {Path(cfg.video).name}"
+        source = cfg.pairs or f"{summary.get('pairs', 0)} keyframes of {Path(cfg.video).name}"
         spec = ModelSpec(
             kind="effect", name=cfg.model_name, version=version,
             description=description or f"{cfg.model_name} effect learned from {source}",
@@ -270,10 +299,21 @@ class EffectTask:
         )
         g = torch.Generator().manual_seed(0)
         example = torch.rand(1, 3, 96, 128, generator=g)
-        parity = [torch.rand(1, 3, 100, 148, generator=g), torch.rand(2, 3, 64, 92, generator=g)]
-        if self.held_pairs or self.train_pairs:  # a real picture too: the range of values users feed
-            img = (self.held_pairs or self.train_pairs)[0].input
-            h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
-            parity.append(torch.from_numpy(np.ascontiguousarray(img[:h, :w].transpose(2, 0, 1)))[None])
+        parity = [torch.rand(1, 3, 100, 148, generator=g), torch.rand(2, 3, 64, 92, generator=g),
+                  parity_photo()]  # a real picture too: the range of values users feed
         return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="image",
-                          output_name="styled")
+                          output_name="styled", training=metrics)
+
+
+def parity_photo(height: int = 240, width: int = 320) -> torch.Tensor:
+    """A photograph (scikit-image's astronaut, public domain) as export's parity input. # -> [1,3,h,w] 0..1
+
+    Random inputs miss what frames have (flat areas, saturated highlights, hard edges); a
+    photo from the installed scikit-image needs no training data at hand.
+    """
+    import skimage.data
+
+    from ganfx.runtime.frames import to_unit
+
+    img = to_unit(skimage.data.astronaut()[:height, 96:96 + width])  # [h,w,3] uint8 -> 0..1
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.frames import from_unit, to_unit
 
 SKIMAGE_PREFIX = "skimage:"
 
@@ -58,12 +59,7 @@ def load_exemplar(spec) -> np.ndarray:
     """An exemplar path or `skimage:NAME[:x,y,w,h]` -> [H,W,3] float32 0..1 sRGB."""
     text = str(spec)
     img = _skimage(text) if text.startswith(SKIMAGE_PREFIX) else _read_file(Path(text))
-    if img.dtype == np.uint8:
-        out = img.astype(np.float32) / 255.0
-    elif img.dtype == np.uint16:
-        out = img.astype(np.float32) / 65535.0
-    else:
-        out = np.clip(img.astype(np.float32), 0.0, 1.0)
+    out = to_unit(img) if img.dtype in (np.uint8, np.uint16) else np.clip(img.astype(np.float32), 0.0, 1.0)
     if out.ndim == 2:
         out = out[..., None]
     if out.shape[2] == 1:
@@ -76,5 +72,5 @@ def fingerprint(images: list) -> str:
     h = hashlib.sha256()
     for im in images:
         h.update(np.asarray(im.shape, np.int64).tobytes())
-        h.update(np.clip(np.rint(im * 255), 0, 255).astype(np.uint8).tobytes())
+        h.update(from_unit(np.asarray(im), np.uint8).tobytes())
     return h.hexdigest()[:16]

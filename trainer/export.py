@@ -3,12 +3,17 @@
     from ganfx.trainer.export import export_run
     path, parity = export_run("runs/00003-brick", "brick.onnx", fp16=True)   # also writes brick.fp16.onnx
 
-Generic over tasks: the run's task (from config.json) rebuilds its generator, loads the EMA
-weights of the latest checkpoint and gives an `ExportPlan` (module, ModelSpec, example
-input, parity inputs). This module then exports with dynamic N/H/W, writes the contract into
-metadata_props, runs `onnx.checker`, and compares onnxruntime with torch on inputs that were
-not used for tracing, sized unlike the example; the max abs difference is stored in
-`ganfx.parity` and the export fails above 1e-3 (fp32). The file appears only when complete.
+Generic over tasks, and needing nothing but the checkpoint: the task class named in its
+config (ganfx.trainer.tasks) builds only the generator network from that config, the EMA
+weights are loaded into it, and the task's static `export_plan` gives an `ExportPlan`
+(module, ModelSpec, example input, parity inputs) from the generator, the config and what
+the checkpoint recorded about the data (its training summary and the loop's evaluation of
+that EMA generator). No training data, discriminator or optimiser is built, so a run
+exports after its data has moved. This module then exports with dynamic N/H/W, writes the
+contract into metadata_props, runs `onnx.checker`, and compares onnxruntime with torch on
+inputs that were not used for tracing, sized unlike the example; the max abs difference is
+stored in `ganfx.parity` and the export fails above 1e-3 (fp32). The file appears only when
+complete.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import dataclasses
 import io
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +30,7 @@ import torch
 
 from ganfx.runtime.contract import ModelSpec
 from ganfx.runtime.errors import ModelLoadError, UserInputError
-
-from .config import write_atomic
+from ganfx.runtime.files import write_atomic
 
 PARITY_LIMIT = 1e-3
 OPSET = 17
@@ -44,6 +48,7 @@ class ExportPlan:
     parity_inputs: list  # inputs compared torch vs onnxruntime, other sizes than `example`
     input_name: str
     output_name: str
+    training: dict = field(default_factory=dict)  # what the task adds to ganfx.training (e.g. held-out PSNR)
 
 
 def _to_onnx_bytes(plan: ExportPlan) -> bytes:
@@ -86,8 +91,12 @@ def measure_parity(module, model_bytes: bytes, inputs: list, input_name: str) ->
 def _with_metadata(model, spec: ModelSpec):
     import onnx
 
+    from ganfx.runtime.contract import DIGEST_KEY
+    from ganfx.runtime.onnxfile import weights_digest
+
     del model.metadata_props[:]
-    onnx.helper.set_model_props(model, spec.to_metadata())
+    # The digest of exactly these weights, checked at every load (runtime/contract.py check_weights).
+    onnx.helper.set_model_props(model, {**spec.to_metadata(), DIGEST_KEY: weights_digest(model.SerializeToString())})
     model.doc_string = spec.description
     model.producer_name = "ganfx"
     return model
@@ -138,30 +147,50 @@ def export_fp16(model, plan: ExportPlan, out_path: Path) -> Path:
     return path
 
 
-def load_run_generator(run_or_checkpoint):
-    """Rebuild a run's task from its checkpoint's config and load the EMA generator. -> (task, G)"""
+@dataclass
+class RunGenerator:
+    """A run's EMA generator, rebuilt from its checkpoint alone (config + weights; no data)."""
+
+    task: str  # task name (ganfx.trainer.tasks)
+    cfg: object  # the task's config, as saved
+    G: torch.nn.Module  # EMA weights, eval mode, on the CPU
+    checkpoint: object  # the ganfx.trainer.checkpoint.Checkpoint it came from
+
+    def export_plan(self, description: str = "", license: str = "", version: str = "1.0") -> ExportPlan:
+        from .tasks import task_entry
+
+        task_cls = task_entry(self.task).task_class()
+        if not hasattr(task_cls, "export_plan"):
+            raise UserInputError(f"the {self.task} task cannot be exported (no export_plan hook)")
+        return task_cls.export_plan(self.G, self.cfg, self.checkpoint.meta, description=description,
+                                    license=license, version=version)
+
+    def training(self, plan: ExportPlan, extra: dict | None = None) -> dict:
+        """ganfx.training: the checkpoint's task summary, the plan's additions, iterations and time."""
+        meta = self.checkpoint.meta
+        return {**meta.get("training", {}), **plan.training, "iterations": self.checkpoint.iteration,
+                "training_seconds": meta.get("seconds"), **(extra or {})}
+
+
+def load_run_generator(run_or_checkpoint) -> RunGenerator:
+    """Build a run's generator from its checkpoint's config and load the EMA weights into it."""
     from .checkpoint import load_generator, read_checkpoint
     from .config import parse_run_config
     from .tasks import task_entry
 
     ckpt = read_checkpoint(run_or_checkpoint)
     name, _, task_cfg = parse_run_config(ckpt.meta.get("config", {}), ckpt.path)
-    task = task_entry(name).task_class()(task_cfg)
-    G = task.networks()["G"]
+    G = task_entry(name).task_class().generator(task_cfg)
     load_generator(ckpt, G, ema=True)
     G.eval().requires_grad_(False)
-    return task, G, ckpt
+    return RunGenerator(name, task_cfg, G, ckpt)
 
 
 def export_run(run_or_checkpoint, out_path, fp16: bool = False, description: str = "", license: str = "",
                version: str = "1.0", extra_training: dict | None = None) -> tuple:
     """Export the EMA generator of a run folder or checkpoint. Returns (path, parity)."""
-    task, G, ckpt = load_run_generator(run_or_checkpoint)
-    if not hasattr(task, "export_plan"):
-        raise UserInputError(f"the {task.name} task cannot be exported (no export_plan hook)")
-    plan = task.export_plan(G, description=description, license=license, version=version)
-    training = {**task.training_summary(), "iterations": ckpt.iteration,
-                "training_seconds": ckpt.meta.get("seconds"), **(extra_training or {})}
-    plan.spec = dataclasses.replace(plan.spec, training=training)
+    run = load_run_generator(run_or_checkpoint)
+    plan = run.export_plan(description=description, license=license, version=version)
+    plan.spec = dataclasses.replace(plan.spec, training=run.training(plan, extra_training))
     os.makedirs(Path(out_path).parent or ".", exist_ok=True)
     return export_plan(plan, out_path, fp16=fp16)

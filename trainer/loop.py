@@ -14,15 +14,22 @@ A task is any object with these hooks (see `TextureTask`, `EffectTask`):
     cfg                            its frozen config dataclass (saved in config.json)
     networks() -> {name: Module}   must contain "G" (the generator the loop averages and exports)
     optimizers() -> {name: Optimizer}
-    step(iteration) -> {name: float}   one optimisation step, losses as plain floats
+    step(iteration, dev) -> {name: float}   one optimisation step on the TrainingDevice `dev`
+                                   (data to dev.to(), forward passes in dev.autocast(),
+                                   dev.backward / dev.step / dev.update), losses as plain floats
     state() -> JSON-able / set_state(state)   the task's own RNG streams (exact resume)
     sample_grid(G) -> [H,W,3] uint8     a deterministic preview made with the EMA generator
     evaluate(G) -> {name: float}        optional numbers logged with each sample (may be {})
     training_summary() -> dict          what ganfx.training records at export
+    generator(cfg) -> Module            (static) the generator alone, built from the config
+    export_plan(G, cfg, recorded, ...)  (static) what export needs, from the checkpoint's JSON
 
-The loop owns: seeding, the EMA generator, checkpoints (safetensors + JSON, atomic,
-torch RNG included, so `resume=` continues exactly), metrics JSON lines, sample grids every
-`sample_every` steps, the loss plot at the end, and a progress bar with it/s and ETA.
+The loop owns: seeding, the device (`LoopConfig.device`: networks, EMA and every tensor of
+a step live there; mixed precision on CUDA, see `ganfx.trainer.device`), the EMA generator,
+checkpoints (safetensors + JSON, atomic, CPU tensors whatever the device, torch RNG
+included, so `resume=` continues exactly; each records the task's summary and the EMA
+generator's evaluation, which is all export needs besides the weights), metrics JSON lines,
+sample grids every `sample_every` steps, the loss plot at the end, and a progress bar.
 """
 
 from __future__ import annotations
@@ -38,9 +45,13 @@ import torch
 
 from ganfx.runtime.errors import UserInputError
 
+from ganfx.runtime.files import write_atomic
+from ganfx.runtime.io.images import write_png
+
 from . import checkpoint as ckpt_io
 from .config import LoopConfig, run_config_dict, save_run_config
-from .plots import plot_metrics, write_png
+from .device import TrainingDevice
+from .plots import plot_metrics
 
 
 @dataclass
@@ -48,8 +59,9 @@ class TrainResult:
     run_dir: Path
     iteration: int  # iterations done in total
     seconds: float  # training time in total (resumed runs included)
-    G_ema: torch.nn.Module
+    G_ema: torch.nn.Module  # on the run's device
     last_checkpoint: Path
+    device: TrainingDevice
 
 
 def ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
@@ -78,7 +90,7 @@ def _trim_metrics(path: Path, iteration: int) -> None:
     if not path.is_file():
         return
     keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("iteration", 0) <= iteration]
-    path.write_text("".join(ln + "\n" for ln in keep))
+    write_atomic(path, "".join(ln + "\n" for ln in keep))
 
 
 def _check_task(task) -> None:
@@ -91,6 +103,7 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
     """Run (or continue) training; see the module docstring. `resume` is a run folder or checkpoint."""
     _check_task(task)
     loop = loop.check()
+    dev = TrainingDevice.resolve(loop.device)  # before anything is written: `cuda` without CUDA stops here
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if loop.threads:
@@ -100,6 +113,9 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
     nets, opts = task.networks(), task.optimizers()
     if "G" not in nets:
         raise TypeError(f"task {type(task).__name__}.networks() must contain 'G'")
+    for net in nets.values():  # in place: the optimisers keep the same parameters
+        net.to(dev.device)
+    log(f"device: {dev}")
     G = nets["G"]
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
 
@@ -113,22 +129,34 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
                                  path=ck.path)
         ckpt_io.restore(ck, nets, opts, G_ema)
         task.set_state(ck.meta["task_state"])
+        dev.set_state(ck.meta.get("grad_scaler"))
         start, seconds = ck.iteration, float(ck.meta.get("seconds", 0.0))
         _trim_metrics(run_dir / "metrics.jsonl", start)
         log(f"resuming {run_dir} at iteration {start}")
     save_run_config(run_dir, task.name, loop, task.cfg)
 
+    evaluated = {}  # iteration -> the evaluation of G_ema then (what its checkpoint records)
+
+    def evaluation(iteration: int) -> dict:
+        if iteration not in evaluated:
+            evaluate = getattr(task, "evaluate", None)
+            evaluated.clear()
+            evaluated[iteration] = evaluate(G_ema) if callable(evaluate) else {}
+        return evaluated[iteration]
+
     def checkpoint(iteration: int) -> Path:
         extra = {"config": run_config_dict(task.name, loop, task.cfg), "task_state": task.state(),
-                 "seconds": round(seconds, 3), "training": task.training_summary()}
+                 "seconds": round(seconds, 3), "training": task.training_summary(),
+                 "evaluation": evaluation(iteration), "device": dev.describe()}
+        if dev.state() is not None:
+            extra["grad_scaler"] = dev.state()
         path = ckpt_io.save_checkpoint(run_dir, iteration, nets, opts, G_ema, extra)
         ckpt_io.prune_checkpoints(run_dir, loop.keep_checkpoints)
         return path
 
     def samples(iteration: int) -> dict:
         write_png(run_dir / f"samples-{iteration:06d}.png", task.sample_grid(G_ema))
-        evaluate = getattr(task, "evaluate", None)
-        return evaluate(G_ema) if callable(evaluate) else {}
+        return evaluation(iteration)
 
     last = None
     sums: dict = {}
@@ -139,7 +167,7 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
         for it in range(start, loop.iterations):
             t0 = time.perf_counter()
             G.train()
-            losses = task.step(it)
+            losses = task.step(it, dev)
             ema_update(G_ema, G, ema_decay_at(it, loop.ema_decay))
             seconds += time.perf_counter() - t0
             for k, v in losses.items():
@@ -174,5 +202,5 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
         last = ckpt_io.latest_checkpoint(run_dir)
     plot_metrics(run_dir / "metrics.jsonl", run_dir / "losses.png")
     done = int(last.stem.split("-")[1])
-    log(f"done: {done} iterations, {seconds / 60:.1f} min of training -> {last}")
-    return TrainResult(run_dir, done, seconds, G_ema, last)
+    log(f"done: {done} iterations, {seconds / 60:.1f} min of training on {dev} -> {last}")
+    return TrainResult(run_dir, done, seconds, G_ema, last, dev)

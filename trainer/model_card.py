@@ -5,7 +5,9 @@
 
 The card states the data and its licence, the full training config, iterations and training
 time (from the checkpoint), the SWD table beside both baselines (from `ganfx eval --json`),
-the side-by-side PNG, and the exact commands that reproduce the model.
+the side-by-side PNG, and the exact commands that reproduce the model. A card holds no
+path of the machine that trained: data paths in its config are shown relative to the run
+folder when inside it, as typed when relative, else by file name (`portable_config`).
 """
 
 from __future__ import annotations
@@ -13,24 +15,53 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ganfx.runtime.contract import read_spec
+from ganfx.runtime.errors import UserInputError
+from ganfx.runtime.files import write_atomic
 
-from .config import write_atomic
+from .config import parse_run_config
 
 LABELS = {"ganfx": "ganfx (this model)", "random_phase": "random-phase noise (Galerne et al. 2011)",
           "quilting": "image quilting (Efros & Freeman 2001)"}
 
 
+def portable_path(value, run_dir=None):
+    """A data path as a card shows it: relative to the run folder if inside it, as typed if
+    relative (and not climbing out with ..), else its file name. skimage:NAME specs unchanged."""
+    if value is None or str(value).startswith("skimage:"):
+        return value
+    path = PurePath(str(value))
+    if run_dir is not None:
+        try:
+            return Path(value).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+        except ValueError:
+            pass
+    if not path.is_absolute() and ".." not in path.parts:
+        return path.as_posix()
+    return path.name
+
+
+def portable_config(run_config: dict, run_dir=None) -> dict:
+    """The run config with every data path of its task config made portable (see portable_path)."""
+    name, _, task_cfg = parse_run_config(run_config)
+    task = dict(run_config.get(name, {}))
+    for field in getattr(type(task_cfg), "PATH_FIELDS", ()):
+        if field not in task:
+            continue
+        value = task[field]
+        task[field] = [portable_path(v, run_dir) for v in value] if isinstance(value, list) else \
+            portable_path(value, run_dir)
+    return {**run_config, name: task}
+
+
 def _train_command(config: dict, runs: str = "runs") -> str:
     """The `ganfx train texture` command line that rebuilds this exact config."""
-    from .config import LoopConfig, config_from_dict
     from .texture_task import TextureConfig
 
-    loop = config_from_dict(LoopConfig, config["loop"])
-    tex = config_from_dict(TextureConfig, config["texture"])
-    base_loop, base_tex = LoopConfig(), TextureConfig()
+    _, loop, tex = parse_run_config(config)
+    base_loop, base_tex = type(loop)(), TextureConfig()
     args = ["ganfx", "train", "texture", *tex.exemplars]
     flags = {"name": "--name", "crop": "--crop", "batch": "--batch", "scale_jitter": "--scale-jitter",
              "augment": "--augment", "noise_channels": "--noise-channels", "stride": "--stride",
@@ -47,7 +78,8 @@ def _train_command(config: dict, runs: str = "runs") -> str:
     if tex.seed != base_tex.seed:
         args += ["--seed", str(tex.seed)]
     for field, flag in (("iterations", "--iterations"), ("sample_every", "--sample-every"),
-                        ("checkpoint_every", "--checkpoint-every"), ("ema_decay", "--ema-decay")):
+                        ("checkpoint_every", "--checkpoint-every"), ("ema_decay", "--ema-decay"),
+                        ("device", "--device")):
         if getattr(loop, field) != getattr(base_loop, field):
             args += [flag, str(getattr(loop, field))]
     args += ["--threads", "1", "-o", runs]
@@ -55,11 +87,14 @@ def _train_command(config: dict, runs: str = "runs") -> str:
 
 
 def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str = "", png: str = "",
-              training_note: str = "") -> str:
+              training_note: str = "", run_dir=None) -> str:
     path = Path(onnx_path)
     spec = read_spec(path)
     tr = spec.training
-    config = dict(run_config)
+    if run_config.get("task") != "texture":
+        raise UserInputError(f"model cards are written for texture runs; this is a {run_config.get('task')} run",
+                             path=run_dir)
+    config = portable_config(run_config, run_dir)
     config["loop"] = {**config["loop"], "iterations": tr["iterations"], "max_minutes": 0.0}
     size_mb = path.stat().st_size / 1e6
     fp16 = path.with_name(path.stem + ".fp16.onnx")
@@ -95,7 +130,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         "## Quality: SWD against the exemplar",
         "",
-        f"Multi-scale sliced Wasserstein distance (x1e3, lower is better; DESIGN.md) at the exemplar's size "
+        f"Multi-scale sliced Wasserstein distance (x1e3, lower is better; docs/architecture.md) at the exemplar's size "
         f"({report['size'][0]}x{report['size'][1]}), mean over {report['seeds']} seeds per method, measured by "
         f"`ganfx eval`:",
         "",
@@ -150,7 +185,8 @@ def main(argv=None) -> int:
     notes = Path(args.notes).read_text() if args.notes else ""
     run_config = json.loads((Path(args.run) / "config.json").read_text())
     report_png = Path(report.get("png", "")).name
-    text = card_text(args.model, run_config, report, args.data, notes, report_png, args.training_note)
+    text = card_text(args.model, run_config, report, args.data, notes, report_png, args.training_note,
+                     run_dir=args.run)
     out = Path(args.model).with_suffix(".md")
     write_atomic(out, text)
     print(f"wrote {out}")

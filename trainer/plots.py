@@ -1,7 +1,9 @@
-"""PNG outputs of a run: image grids and the loss plot (drawn with OpenCV, no matplotlib needed).
+"""Pictures of a run: image grids and the loss plot (drawn with OpenCV, no matplotlib needed).
 
-    write_png("runs/00003-brick/samples-002000.png", grid)        # [H,W,3] uint8 RGB
+    grid = image_row([exemplar, sample0, sample1])                 # [H,W,3] uint8 RGB
     plot_metrics("runs/00003-brick/metrics.jsonl", "runs/00003-brick/losses.png")
+
+PNGs are written by the one PNG writer, ganfx.runtime.io.images.write_png.
 """
 
 from __future__ import annotations
@@ -11,27 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfx.runtime.errors import MediaIOError
-
-from .config import write_atomic
+from ganfx.runtime.frames import from_unit
+from ganfx.runtime.io.images import write_png
 
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
             (227, 119, 194), (127, 127, 127)]  # RGB
-
-
-def write_png(path, image: np.ndarray) -> None:
-    """Write an RGB (or grey) uint8 image atomically. # [H,W,3] or [H,W] uint8"""
-    import cv2
-
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        img = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 3:
-        img = img[..., ::-1]
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img))
-    if not ok:
-        raise MediaIOError("PNG encoding failed", path=path)
-    write_atomic(path, buf.tobytes())
 
 
 def image_row(images: list, gap: int = 4, height: int | None = None) -> np.ndarray:
@@ -43,7 +29,7 @@ def image_row(images: list, gap: int = 4, height: int | None = None) -> np.ndarr
     for im in images:
         im = np.asarray(im)
         if im.dtype != np.uint8:
-            im = np.clip(np.rint(im * 255.0), 0, 255).astype(np.uint8)
+            im = from_unit(im, np.uint8)
         if im.ndim == 2:
             im = im[..., None]
         if im.shape[2] == 1:

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganfx.runtime.frames import to_unit
+
 PATCH = 7
 MIN_SIZE = 16
 
 
 def _as_float(img) -> np.ndarray:
-    a = np.asarray(img)
-    if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
-    elif a.dtype == np.uint16:
-        a = a.astype(np.float32) / 65535.0
-    a = a.astype(np.float32)
+    a = to_unit(np.asarray(img))
     if a.ndim == 2:
         a = a[..., None]
     if a.shape[2] == 1:

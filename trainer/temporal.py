@@ -40,16 +40,19 @@ def random_warps(n: int, shift: float = 2.0, zoom: float = 0.03, rotate_deg: flo
 def warp(x: torch.Tensor, theta: torch.Tensor) -> tuple:
     """Resample x by the warps; also the mask of pixels that came from inside x.
 
-    # x [N,C,H,W], theta [N,2,3] (translation in pixels) -> (warped [N,C,H,W], valid [N,1,H,W])
+    # x [N,C,H,W], theta [N,2,3] (translation in pixels) -> (warped [N,C,H,W], valid [N,1,H,W]) float32
     """
     n, _, h, w = x.shape
-    t = theta.to(x.dtype).clone()
-    t[:, 0, 2] = t[:, 0, 2] * 2.0 / w  # pixels -> normalised coordinates
-    t[:, 1, 2] = t[:, 1, 2] * 2.0 / h
-    grid = F.affine_grid(t, [n, 1, h, w], align_corners=False)
-    warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    inside = F.grid_sample(torch.ones(n, 1, h, w, dtype=x.dtype), grid, mode="bilinear", padding_mode="zeros",
-                           align_corners=False)
+    # Float32 even under autocast: in bfloat16 the sampling grid is off by a fraction of a pixel.
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.float()
+        t = theta.to(x.device, torch.float32).clone()  # warps are drawn on the CPU
+        t[:, 0, 2] = t[:, 0, 2] * 2.0 / w  # pixels -> normalised coordinates
+        t[:, 1, 2] = t[:, 1, 2] * 2.0 / h
+        grid = F.affine_grid(t, [n, 1, h, w], align_corners=False)
+        warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        inside = F.grid_sample(torch.ones(n, 1, h, w, device=x.device), grid, mode="bilinear",
+                               padding_mode="zeros", align_corners=False)
     return warped, (inside > 0.999).to(x.dtype)
 
 

@@ -1,11 +1,8 @@
-"""Texture exemplars, random crops, and DiffAugment-style augmentation.
+"""Random crops of texture exemplars, and DiffAugment-style augmentation.
 
-An exemplar is an image file or a scikit-image sample, optionally cut to a rectangle:
+Exemplars are loaded by `ganfx.trainer.exemplars.load_exemplar` ([H,W,3] float32 0..1):
 
-    img = load_exemplar("brick.png")                    # [H,W,3] float32 0..1 (grey -> 3 equal channels)
-    img = load_exemplar("skimage:brick")                 # skimage.data.brick()
-    img = load_exemplar("skimage:chelsea:40,20,200,180")  # x,y,width,height cut of skimage.data.chelsea()
-
+    img = load_exemplar("skimage:brick")
     crops = CropSampler([img], crop=128, batch=8, seed=0)
     real = crops.sample()                                # [8,3,128,128] float32 in -1..1
     real = diff_augment(real, "color,translation,cutout", generator)
@@ -13,6 +10,9 @@ An exemplar is an image file or a scikit-image sample, optionally cut to a recta
 Crops are taken at several scales (a random zoom in [1 - scale_jitter, 1 + scale_jitter]),
 so the discriminator never learns one exact pixel grid, and optionally flipped and rotated
 by multiples of 90 degrees (only for textures that look the same that way).
+
+Crops and augmentation parameters are drawn on the CPU from seeded generators (saved for an
+exact resume) and follow the batch onto its device, so a step sees the same numbers on any device.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from ganfx.runtime.errors import UserInputError
 
-from .exemplars import SKIMAGE_PREFIX, fingerprint, load_exemplar  # noqa: F401 (re-exported)
+from .config import ConfigError
 
 
 class CropSampler:
@@ -39,9 +39,9 @@ class CropSampler:
             h, w = im.shape[:2]
             if min(h, w) < largest:
                 name = names[i] if names else f"exemplar {i}"
-                raise UserInputError(f"exemplar is {w}x{h}, smaller than the {int(np.ceil(largest))} px crop "
-                                     f"(crop {self.crop} with scale jitter {self.scale_jitter}); use a smaller --crop",
-                                     path=name)
+                raise ConfigError(f"exemplar is {w}x{h}, smaller than the {int(np.ceil(largest))} px crop "
+                                  f"(crop {self.crop} with scale jitter {self.scale_jitter}); use a smaller crop",
+                                  "crop", path=name)
             self.images.append(torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1))))  # [3,H,W] 0..1
         self.gen = torch.Generator().manual_seed(int(seed))
 
@@ -77,21 +77,30 @@ class CropSampler:
 
 
 # -- DiffAugment (Zhao et al. 2020): the same differentiable augmentation on real and fake --
+def _rand(x, g):
+    """One uniform number per batch item, drawn on the CPU. # -> [N,1,1,1] on x's device"""
+    return torch.rand(x.shape[0], 1, 1, 1, generator=g).to(x.device)
+
+
 def _color(x, g):
-    n = x.shape[0]
-    x = x + (torch.rand(n, 1, 1, 1, generator=g) - 0.5) * 0.5  # brightness (on -1..1 values)
+    x = x + (_rand(x, g) - 0.5) * 0.5  # brightness (on -1..1 values)
     mean = x.mean(dim=1, keepdim=True)
-    x = (x - mean) * (torch.rand(n, 1, 1, 1, generator=g) * 0.6 + 0.7) + mean  # saturation
+    x = (x - mean) * (_rand(x, g) * 0.6 + 0.7) + mean  # saturation
     mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (torch.rand(n, 1, 1, 1, generator=g) * 0.6 + 0.7) + mean  # contrast
+    return (x - mean) * (_rand(x, g) * 0.6 + 0.7) + mean  # contrast
+
+
+def _grid(x):
+    _, _, h, w = x.shape
+    return torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
 
 
 def _translation(x, g, ratio=0.125):
     n, _, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sy, sy + 1, (n, 1, 1), generator=g)
-    tx = torch.randint(-sx, sx + 1, (n, 1, 1), generator=g)
-    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    ty = torch.randint(-sy, sy + 1, (n, 1, 1), generator=g).to(x.device)
+    tx = torch.randint(-sx, sx + 1, (n, 1, 1), generator=g).to(x.device)
+    gy, gx = _grid(x)
     gy = torch.clamp(gy[None] + ty + 1, 0, h + 1)
     gx = torch.clamp(gx[None] + tx + 1, 0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1])
@@ -102,9 +111,9 @@ def _translation(x, g, ratio=0.125):
 def _cutout(x, g, ratio=0.25):
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g)
-    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g)
-    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g).to(x.device)
+    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g).to(x.device)
+    gy, gx = _grid(x)
     inside = ((gy[None] >= oy - ch // 2) & (gy[None] < oy - ch // 2 + ch) & (gx[None] >= ox - cw // 2)
               & (gx[None] < ox - cw // 2 + cw))
     return x * (~inside).unsqueeze(1).to(x.dtype)

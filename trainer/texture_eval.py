@@ -70,7 +70,9 @@ def evaluate_texture(model, exemplar, seeds: int = 3, png=None, model_obj=None) 
 
 def write_side_by_side(png, exemplar: np.ndarray, images: dict, scores: dict, height: int = 384) -> None:
     """exemplar | ganfx | random-phase | quilting, each captioned."""
-    from .plots import image_row, label, write_png
+    from ganfx.runtime.io.images import write_png
+
+    from .plots import image_row, label
 
     tiles = [label(image_row([exemplar], height=height), "exemplar")]
     for name in METHODS:

@@ -12,7 +12,9 @@ step, where the adversarial signal alone can collapse to a flat colour on one ex
 Each level is scaled by the real crops' per-channel standard deviation at that level (as the
 evaluation's SWD is), so the faint fine bands weigh as much as the strong coarse ones and the
 generator is not rewarded for blur. `levels=0` goes down to about 16 px, so the coarsest
-7x7 neighbourhoods span most of a crop (brick courses, not only mortar edges).
+7x7 neighbourhoods span most of a crop (brick courses, not only mortar edges). The random
+directions and subsets come from the CPU generator `generator` on any device; call it
+outside autocast (sorting projections wants float32).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def _sorted_projections(x: torch.Tensor, dirs: torch.Tensor, count: int, g: torc
     patches = F.unfold(x, PATCH)  # [B, C*49, L]
     patches = patches.permute(0, 2, 1).reshape(-1, patches.shape[1])  # [B*L, C*49]
     if patches.shape[0] > count:
-        idx = torch.randperm(patches.shape[0], generator=g)[:count]
-        patches = patches[idx]
+        idx = torch.randperm(patches.shape[0], generator=g)[:count]  # drawn on the CPU
+        patches = patches[idx.to(patches.device)]
     return torch.sort(patches @ dirs, dim=0).values
 
 
@@ -60,7 +62,7 @@ def sliced_patch_loss(fake: torch.Tensor, real: torch.Tensor, generator: torch.G
         scale = lr.std(dim=(0, 2, 3), keepdim=True) + 1e-3  # per channel, of the real level
         lf, lr = lf / scale, lr / scale
         dim = lf.shape[1] * PATCH * PATCH
-        dirs = torch.randn(dim, projections, generator=generator)
+        dirs = torch.randn(dim, projections, generator=generator).to(lf.device, lf.dtype)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         n = min(count, lf.shape[0] * (lf.shape[2] - PATCH + 1) * (lf.shape[3] - PATCH + 1),
                 lr.shape[0] * (lr.shape[2] - PATCH + 1) * (lr.shape[3] - PATCH + 1))

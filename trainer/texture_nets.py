@@ -50,7 +50,9 @@ class TextureGenerator(nn.Module):
         if len(widths) != levels + 1:
             raise ValueError(f"widths needs {levels + 1} entries for stride {stride} (one per level), got {len(widths)}")
         self.noise_channels, self.stride = int(noise_channels), int(stride)
-        self.grey = False  # set when every exemplar is grey: eval output is then R = G = B (their mean)
+        # Set when every exemplar is grey: eval output is then R = G = B (their mean). Saved with
+        # the weights (get_extra_state), so export rebuilds it from the checkpoint, not the data.
+        self.grey = False
         w0 = widths[0]
         self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act(), PixelNorm())
         self.cells = nn.Sequential(*[m for _ in range(cell_blocks)
@@ -69,6 +71,18 @@ class TextureGenerator(nn.Module):
                 nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.to_rgb.weight, std=0.5 / math.sqrt(widths[-1]))
+
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor(bool(self.grey))
+
+    def set_extra_state(self, state) -> None:
+        self.grey = bool(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before `grey` was saved have no extra state: keep the default (colour).
+        if prefix + "_extra_state" not in state_dict:
+            state_dict = {**state_dict, prefix + "_extra_state": torch.tensor(self.grey)}
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         y = self.to_rgb(self.ups(self.cells(self.mapping(noise))))
@@ -89,9 +103,10 @@ def measure_halo_cells(G: TextureGenerator) -> int:
     Measured on a structural copy (positive weights, no bias, no clamp), so no cancellation or
     saturation of the trained weights can hide a dependency. The reach of one noise cell equals
     the reach of an output cell into the noise (convolutions are symmetric in extent), so this
-    is the halo Model.generate must add around every window.
+    is the halo Model.generate must add around every window. Measured on the CPU in float32,
+    wherever G trains (the reach is a property of the architecture, not of the device).
     """
-    probe = copy.deepcopy(G).eval()
+    probe = copy.deepcopy(G).cpu().float().eval()
     for m in probe.modules():
         if isinstance(m, nn.Conv2d):
             m.weight.copy_(m.weight.abs() + 1e-3)
@@ -125,17 +140,3 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-
-def receptive_field(D: PatchDiscriminator) -> int:
-    """Receptive field of one logit in input pixels (for the config printout)."""
-    rf, jump = 1, 1
-    for m in D.net:
-        if isinstance(m, nn.Conv2d):
-            rf += (m.kernel_size[0] - 1) * jump
-            jump *= m.stride[0]
-    return rf
-
-
-def parameter_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

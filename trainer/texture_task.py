@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,12 @@ from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_par
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.noise import NoiseField
 
-from .texture_data import CropSampler, check_policy, diff_augment, fingerprint, load_exemplar
-from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
+from .config import ConfigError
+from .device import CPU, TrainingDevice
+from .exemplars import fingerprint, load_exemplar
+from .texture_data import CropSampler, check_policy, diff_augment
 from .texture_losses import sliced_patch_loss
+from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
 
 
 @dataclass(frozen=True)
@@ -62,23 +66,31 @@ class TextureConfig:
     sample_px: int = 256  # size of each image in the sample grid
     eval_swd: bool = True  # log SWD against the exemplar with every sample grid
 
+    # Fields holding data paths (model cards show them without the training machine's folders).
+    PATH_FIELDS: ClassVar[tuple] = ("exemplars",)
+
     def check(self) -> "TextureConfig":
         if not self.exemplars:
-            raise UserInputError("give at least one exemplar image")
+            raise ConfigError("give at least one exemplar image", "exemplars")
         if self.stride < 2 or self.stride & (self.stride - 1):
-            raise UserInputError(f"stride must be a power of two >= 2, got {self.stride}")
+            raise ConfigError(f"stride must be a power of two >= 2, got {self.stride}", "stride")
         if len(self.g_widths) != int(round(math.log2(self.stride))) + 1:
-            raise UserInputError(f"g_widths needs log2(stride)+1 = {int(math.log2(self.stride)) + 1} entries, "
-                                 f"got {len(self.g_widths)}")
+            raise ConfigError(f"g_widths needs log2(stride)+1 = {int(math.log2(self.stride)) + 1} entries, "
+                              f"got {len(self.g_widths)}", "g_widths")
         if self.crop < self.stride or self.crop % self.stride:
-            raise UserInputError(f"crop must be a multiple of the stride {self.stride}, got {self.crop}")
+            raise ConfigError(f"crop must be a multiple of the stride {self.stride}, got {self.crop}", "crop")
         if self.crop < 2 ** (self.d_downs + 1):
-            raise UserInputError(f"crop {self.crop} is too small for a discriminator with {self.d_downs} downsamplings")
+            raise ConfigError(f"crop {self.crop} is too small for a discriminator with {self.d_downs} downsamplings",
+                              "crop", "d_downs")
         if self.loss not in ("hinge", "nonsaturating"):
-            raise UserInputError(f"loss must be hinge or nonsaturating, got {self.loss!r}")
+            raise ConfigError(f"loss must be hinge or nonsaturating, got {self.loss!r}", "loss")
         if self.batch < 1 or self.r1_every < 1 or self.margin_cells < 0 or self.noise_channels < 1:
-            raise UserInputError("batch, r1_every, noise_channels must be >= 1 and margin_cells >= 0")
-        check_policy(self.augment)
+            raise ConfigError("batch, r1_every, noise_channels must be >= 1 and margin_cells >= 0",
+                              "batch", "r1_every", "noise_channels", "margin_cells")
+        try:
+            check_policy(self.augment)
+        except UserInputError as exc:
+            raise ConfigError(exc.message, "augment") from None
         return self
 
     @property
@@ -90,7 +102,7 @@ class TextureConfig:
 
 
 def noise_grid(G_or_channels, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
-    """Runtime noise (the same NoiseField hosts use) as a torch batch. # -> [1,C,h,w]"""
+    """Runtime noise (the same NoiseField hosts use) as a CPU torch batch. # -> [1,C,h,w]"""
     channels = G_or_channels if isinstance(G_or_channels, int) else G_or_channels.noise_channels
     field = NoiseField(seed=seed, channels=channels)
     return torch.from_numpy(field.window(y0, x0, cells_h, cells_w, t))[None]
@@ -104,10 +116,11 @@ def render(G: TextureGenerator, height: int, width: int, seed: int = 0, halo: in
     ch, cw = -(-height // s), -(-width // s)
     was = G.training
     G.eval()
-    y = G(noise_grid(G, ch + 2 * halo, cw + 2 * halo, seed, y0=-halo, x0=-halo))[0]
+    device = next(G.parameters()).device
+    y = G(noise_grid(G, ch + 2 * halo, cw + 2 * halo, seed, y0=-halo, x0=-halo).to(device))[0]
     G.train(was)
     y = y[:, halo * s: halo * s + height, halo * s: halo * s + width]
-    return ((y.permute(1, 2, 0).numpy() + 1.0) * 0.5).clip(0.0, 1.0)
+    return ((y.permute(1, 2, 0).cpu().numpy() + 1.0) * 0.5).clip(0.0, 1.0)
 
 
 class TextureTask:
@@ -122,7 +135,7 @@ class TextureTask:
         torch.manual_seed(cfg.seed)  # network initialisation
         self.sampler = CropSampler(self.exemplars, cfg.crop, cfg.batch, cfg.seed, cfg.scale_jitter, cfg.flips,
                                    cfg.rot90, names)
-        self.G = TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks)
+        self.G = self.generator(cfg)
         self.G.grey = all((e == e[..., :1]).all() for e in self.exemplars)
         self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
         betas = tuple(cfg.betas)
@@ -130,7 +143,11 @@ class TextureTask:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
         self.noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator().manual_seed(cfg.seed + 2)
-        self._halo = None
+
+    @staticmethod
+    def generator(cfg: TextureConfig) -> TextureGenerator:
+        """The generator network alone, from the config (what export rebuilds; no exemplar read)."""
+        return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
@@ -149,13 +166,13 @@ class TextureTask:
         self.aug_gen.set_state(torch.tensor(state["augment"], dtype=torch.uint8))
 
     # -- one step ---------------------------------------------------------------------
-    def fake(self) -> torch.Tensor:
+    def fake(self, dev: TrainingDevice = CPU) -> torch.Tensor:
         """Generator output for a batch of fresh noise, margin cut off. # -> [B,3,crop,crop]"""
         cfg = self.cfg
         cells = cfg.crop // cfg.stride + 2 * cfg.margin_cells
-        z = torch.randn(cfg.batch, cfg.noise_channels, cells, cells, generator=self.noise_gen)
+        z = torch.randn(cfg.batch, cfg.noise_channels, cells, cells, generator=self.noise_gen)  # CPU stream
         m = cfg.margin_cells * cfg.stride
-        return self.G(z)[:, :, m:m + cfg.crop, m:m + cfg.crop]
+        return self.G(dev.to(z))[:, :, m:m + cfg.crop, m:m + cfg.crop]
 
     def _aug(self, x):
         return diff_augment(x, self.cfg.augment, self.aug_gen)
@@ -168,37 +185,43 @@ class TextureTask:
     def _g_loss(self, fake_logits):
         return -fake_logits.mean() if self.cfg.loss == "hinge" else F.softplus(-fake_logits).mean()
 
-    def step(self, iteration: int) -> dict:
+    def step(self, iteration: int, dev: TrainingDevice = CPU) -> dict:
+        """One step of D then G on `dev` (mixed precision on CUDA). # -> losses as floats"""
         cfg = self.cfg
-        real = self.sampler.sample()  # [B,3,crop,crop] -1..1
-        fake = self.fake()
+        real = dev.to(self.sampler.sample())  # [B,3,crop,crop] -1..1
+        with dev.autocast():
+            fake = self.fake(dev)
 
         # Discriminator.
         self.D.requires_grad_(True)
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d = self._d_loss(self.D(self._aug(real)), self.D(self._aug(fake.detach())))
-        r1 = torch.zeros(())
+        with dev.autocast():
+            loss_d = self._d_loss(self.D(self._aug(real)), self.D(self._aug(fake.detach())))
+        r1 = real.new_zeros(())
         if cfg.r1_gamma > 0 and iteration % cfg.r1_every == 0:
+            # Float32: a gradient of a gradient, too small for float16 and needing no speed.
             real_r1 = real.detach().requires_grad_(True)
             out = self.D(self._aug(real_r1))
             (grad,) = torch.autograd.grad(out.sum(), real_r1, create_graph=True)
             # Per patch logit: the summed map's gradient grows with the number of patches.
             r1 = grad.square().sum(dim=[1, 2, 3]).mean() / (out.shape[2] * out.shape[3])
             loss_d = loss_d + r1 * (cfg.r1_gamma * 0.5 * cfg.r1_every)
-        loss_d.backward()
-        self.opt_d.step()
+        dev.backward(loss_d)
+        dev.step(self.opt_d)
 
         # Generator.
         self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g = self._g_loss(self.D(self._aug(fake)))
+        with dev.autocast():
+            loss_g = self._g_loss(self.D(self._aug(fake)))
         out = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if cfg.swd_weight > 0:
-            swd = sliced_patch_loss(fake, real, self.aug_gen)
+            swd = sliced_patch_loss(fake.float(), real, self.aug_gen)  # float32: sorted projections
             loss_g = loss_g + cfg.swd_weight * swd
             out["swd_loss"] = swd.item()
-        loss_g.backward()
-        self.opt_g.step()
+        dev.backward(loss_g)
+        dev.step(self.opt_g)
+        dev.update()
         if iteration % cfg.r1_every == 0 and cfg.r1_gamma > 0:
             out["r1"] = r1.item()
         return out
@@ -220,7 +243,7 @@ class TextureTask:
         return image_row([crop] + [render(G, px, px, seed, halo) for seed in range(3)], height=px)
 
     def evaluate(self, G) -> dict:
-        """SWD (x1e3, DESIGN.md) of a render the size of the exemplar against it."""
+        """SWD (x1e3, docs/architecture.md "Quality measures") of a render the size of the exemplar against it."""
         if not self.cfg.eval_swd:
             return {}
         from .swd import swd
@@ -234,11 +257,16 @@ class TextureTask:
         return {"task": "texture", "exemplars": [str(e) for e in cfg.exemplars],
                 "data_fingerprint": fingerprint(self.exemplars), "crop": cfg.crop, "stride": cfg.stride}
 
-    def export_plan(self, G, description: str = "", license: str = "", version: str = "1.0"):
-        """What `ganfx export` needs: the module, its contract, and example inputs."""
+    @staticmethod
+    def export_plan(G, cfg: TextureConfig, recorded: dict, description: str = "", license: str = "",
+                    version: str = "1.0"):
+        """What `ganfx export` needs: the module, its contract, and example inputs.
+
+        From the generator and config alone (`recorded`, the checkpoint's JSON, is not needed
+        by textures), so a run exports with its exemplars gone.
+        """
         from .export import ExportPlan
 
-        cfg = self.cfg
         G = G.eval()
         halo = measure_halo_cells(G)
         spec = ModelSpec(

@@ -3,7 +3,8 @@
 Installed from the zip `ganfx plugin build-blender` makes (Edit > Preferences > Get Extensions >
 Install from Disk). The work itself (reading, rendering through the ganfx host, writing PNGs)
 is in jobs.py, which needs no bpy; this package only registers the Blender side. Importing it
-outside Blender is harmless: bpy is imported by register().
+outside Blender is harmless: bpy is imported by register(). It runs in Blender 4.2 LTS to 5.x;
+what differs between those versions' Python APIs is in compat.py.
 """
 
 

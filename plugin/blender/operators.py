@@ -12,25 +12,17 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import jobs
+from . import compat, jobs
 from .props import param_values, preferences
 
 MOVIE_TYPES = {"MOVIE", "IMAGE"}
 
 
-def _strips(editor):
-    return editor.strips if hasattr(editor, "strips") else editor.sequences  # renamed in Blender 4.4
-
-
-def _all_strips(editor):
-    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-
-
 def free_channel(editor, above: int, start: int, end: int) -> int:
     """The lowest channel above `above` with nothing in frames [start, end)."""
     channel = above + 1
-    while any(s.channel == channel and s.frame_final_start < end and s.frame_final_end > start
-              for s in _all_strips(editor)):
+    spans = [(s.channel, *compat.span(s)) for s in compat.all_strips(editor)]
+    while any(c == channel and first < end and stop > start for c, first, stop in spans):
         channel += 1
     return channel
 
@@ -51,8 +43,8 @@ def output_folder(settings, stem: str) -> Path:
 
 def strip_source(strip) -> jobs.SourceClip:
     """The content frames a movie/image strip shows, as a SourceClip."""
-    first = int(strip.frame_final_start - strip.frame_start)
-    last = int(strip.frame_final_end - strip.frame_start) - 1
+    start, end = compat.span(strip)
+    first, last = start - compat.content_start(strip), end - compat.content_start(strip) - 1
     if strip.type == "MOVIE":
         return jobs.SourceClip("movie", (bpy.path.abspath(strip.filepath),), first, last)
     folder = Path(bpy.path.abspath(strip.directory))
@@ -148,7 +140,7 @@ class GANFX_OT_apply_effect(_JobOperator, bpy.types.Operator):
             raise jobs.UserInputError(f"strip {strip.name!r} is a {strip.type.lower()} strip; "
                                       "select a movie or image strip")
         model = jobs.resolve_model(settings.model, prefs.models_folder)
-        self._target = (strip.name, strip.channel, int(strip.frame_final_start), int(strip.frame_final_end))
+        self._target = (strip.name, strip.channel, *compat.span(strip))
         spec = jobs.EffectJobSpec(model=model, params=param_values(settings.params), source=strip_source(strip),
                                   folder=output_folder(settings, f"{strip.name}_{Path(model).stem}"),
                                   name=bpy.path.clean_name(strip.name), **prefs.host_options())
@@ -158,8 +150,8 @@ class GANFX_OT_apply_effect(_JobOperator, bpy.types.Operator):
         editor = context.scene.sequence_editor
         name, channel, start, end = self._target
         folder, files = job.spec.folder, job.result
-        new = _strips(editor).new_image(name=f"{name} ganfx", filepath=str(folder / files[0]),
-                                        channel=free_channel(editor, channel, start, end), frame_start=start)
+        new = compat.strips(editor).new_image(name=f"{name} ganfx", filepath=str(folder / files[0]),
+                                              channel=free_channel(editor, channel, start, end), frame_start=start)
         for f in files[1:]:
             new.elements.append(f)
         editor.active_strip = new
@@ -208,9 +200,9 @@ class GANFX_OT_generate_texture(_JobOperator, bpy.types.Operator):
         scene = context.scene
         editor = scene.sequence_editor or scene.sequence_editor_create()
         start = scene.frame_current
-        new = _strips(editor).new_image(name=self._stem, filepath=str(first),
-                                        channel=free_channel(editor, 0, start, start + len(job.result)),
-                                        frame_start=start)
+        new = compat.strips(editor).new_image(name=self._stem, filepath=str(first),
+                                              channel=free_channel(editor, 0, start, start + len(job.result)),
+                                              frame_start=start)
         for f in job.result[1:]:
             new.elements.append(f)
         self.report({"INFO"}, f"ganfx: strip {new.name!r} ({spec.frames} frames)")

@@ -34,9 +34,11 @@ COMMANDS = {
 
 # Settings library errors can be about (GanfxError.about) -> the flag that changes them here.
 FLAGS = {
-    "frames": "--frames", "range": "--range", "resume": "--resume", "overwrite": "--overwrite", "tile": "--tile",
+    "frames": "--frames", "range": "--range", "resume": "--resume", "overwrite": "--overwrite",
+    "overwrite_or_resume": "--overwrite or --resume", "tile": "--tile",
     "batch": "--batch", "codec": "--codec", "quality": "--crf", "writer": "--writer", "fps": "--fps",
     "size": "--size", "precision": "--precision", "provider": "--provider", "param": "--param",
+    "seconds": "--seconds",
 }
 
 

@@ -129,13 +129,26 @@ PARTS = {
 def run(args) -> int:
     import time
 
+    from ganfx.runtime.errors import MediaIOError, UserInputError
+    from ganfx.runtime.io.base import remove_empty_folders
+
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if int(round(args.seconds * args.fps)) < 2 or args.fps < 1:  # checked before the folder is made
+        raise UserInputError(f"the video needs at least 2 frames ({args.seconds} s at {args.fps} fps)", about="seconds")
+    made = [p for p in reversed([out_dir, *out_dir.parents]) if not p.exists()]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # /sys/demo, a file of that name, a read-only disk: one line, not a traceback
+        raise MediaIOError(f"cannot create the demo folder ({exc.strerror or exc})", path=out_dir) from None
     print(f"ganfx demo: writing into {out_dir.resolve()}")
     start = time.perf_counter()
     written = []
-    for part in PARTS.values():
-        written += part(args, out_dir)
+    try:
+        for part in PARTS.values():
+            written += part(args, out_dir)
+    except BaseException:
+        remove_empty_folders(made)  # a demo that failed before writing anything leaves no empty folder
+        raise
     for path in written:
         print(f"  {path}")
     print(f"done in {time.perf_counter() - start:.0f} s")

@@ -1,4 +1,4 @@
-"""`ganfx eval MODEL ...`: measure a model the way DESIGN.md defines quality.
+"""`ganfx eval MODEL ...`: measure a model the way docs/architecture.md ("Quality measures") defines quality.
 
     ganfx eval brick --exemplar skimage:brick                  # SWD beside random-phase noise and quilting
     ganfx eval wall.onnx --exemplar wall.jpg --png wall-eval.png --json
@@ -10,12 +10,19 @@ Effect models: PSNR/SSIM on held-out pairs and the temporal warping-error ratio 
 (`ganfx eval watercolor --video clip.mp4 --keyframes held/`, see ganfx.plugin.cli.eval_effect).
 
 Evaluation is chosen by the model's kind from the table EVALUATORS (kind -> function).
+Everything is checked before the measuring starts: the picture's name (a new .png in an
+existing folder, never one of the inputs; an existing one only with --overwrite) and the
+exemplar (a readable image of at least MIN_EXEMPLAR pixels a side).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+# Image quilting moves blocks of at least 16 px over the exemplar and SWD compares 7x7 patches
+# over several scales: below 32 px a side there is nothing to move or compare.
+MIN_EXEMPLAR = 32
 
 
 def add_arguments(parser):
@@ -24,11 +31,53 @@ def add_arguments(parser):
     tex = parser.add_argument_group("texture models")
     tex.add_argument("--exemplar", metavar="IMG", help="the exemplar image (or skimage:NAME[:x,y,w,h])")
     tex.add_argument("--seeds", type=int, default=3, help="images per method, SWD averaged (default 3)")
-    tex.add_argument("--png", metavar="PATH",
-                     help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
+    parser.add_argument("--png", metavar="PATH",
+                        help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --png picture")
     from ganfx.plugin.cli.eval_effect import add_effect_arguments
 
     add_effect_arguments(parser)
+
+
+def default_png(path) -> Path:
+    return Path(f"{Path(path).name.split('.')[0]}-eval.png")
+
+
+def check_png(png, overwrite: bool, inputs: dict) -> Path:
+    """The picture's name, refused now rather than after minutes of measuring.
+
+    A .png name in an existing folder; never one of `inputs` ({"the exemplar": path, ...};
+    even with --overwrite, an input is not replaced by the picture of it); an existing file
+    only with `overwrite`.
+    """
+    import os
+
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.files import check_target
+
+    png = Path(png)
+    if png.suffix.lower() != ".png":
+        raise UserInputError("the side-by-side picture is a PNG: give a name ending in .png", path=png)
+    for role, source in inputs.items():
+        if source and png.exists() and Path(source).exists() and os.path.samefile(png, source):
+            raise UserInputError(f"is {role}; the picture must not replace it", path=png)
+    return check_target(png, overwrite, what="picture")
+
+
+def check_exemplar(spec):
+    """Load the exemplar (path or skimage:NAME[:x,y,w,h]) and refuse one too small to measure against."""
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.files import check_regular_file
+    from ganfx.trainer.exemplars import SKIMAGE_PREFIX, load_exemplar
+
+    if not str(spec).startswith(SKIMAGE_PREFIX):
+        check_regular_file(spec, UserInputError, missing="exemplar not found")  # a pipe would block the reader
+    image = load_exemplar(spec)  # [H,W,3] float32
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_EXEMPLAR:
+        raise UserInputError(f"the exemplar is {w}x{h}; measuring needs at least {MIN_EXEMPLAR}x{MIN_EXEMPLAR} pixels",
+                             path=None if str(spec).startswith(SKIMAGE_PREFIX) else spec)
+    return image
 
 
 def _texture(args, path) -> tuple:
@@ -37,7 +86,11 @@ def _texture(args, path) -> tuple:
 
     if not args.exemplar:
         raise UserInputError("texture models are measured against their exemplar: give --exemplar IMG")
-    png = args.png or f"{Path(path).name.split('.')[0]}-eval.png"
+    if args.seeds < 1:
+        raise UserInputError(f"--seeds must be at least 1, got {args.seeds}")
+    png = check_png(args.png or default_png(path), args.overwrite,
+                    inputs={"the exemplar": args.exemplar, "the model": path})
+    check_exemplar(args.exemplar)
     report = evaluate_texture(path, args.exemplar, seeds=args.seeds, png=png)
     return report, format_report(report)
 

@@ -9,6 +9,8 @@ Runs the ONNX model through the runtime (no torch); see ganfx.trainer.effect_eva
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_effect_arguments(parser):
     fx = parser.add_argument_group("effect models")
@@ -24,18 +26,28 @@ def add_effect_arguments(parser):
 
 def evaluate(args, path) -> tuple:
     """(report dict, console text) for an effect model."""
+    from ganfx.plugin.cli.eval_cmd import check_png, default_png
     from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.files import check_regular_file
     from ganfx.trainer.effect_eval import evaluate_effect, format_report
 
     if args.keyframes and not args.video:
         raise UserInputError("--keyframes are frames of a clip: give --video CLIP too")
     if not (args.pairs or args.video):
         raise UserInputError("effect models are measured on held-out pairs or a clip: give --pairs DIR and/or --video CLIP")
-    from pathlib import Path
-
+    for folder in (args.pairs, args.keyframes):
+        if folder and not Path(folder).is_dir():
+            raise UserInputError("no such folder" if not Path(folder).exists() else "is not a folder", path=folder)
+    if args.video:
+        check_regular_file(args.video, UserInputError)  # a pipe would block the reader
+    if args.tile is not None and args.tile < 16:
+        raise UserInputError(f"--tile must be at least 16 pixels, got {args.tile}")
     png = None
     if args.pairs or args.keyframes:  # the shared --png option: held-out rows input | output | target
-        png = getattr(args, "png", None) or f"{Path(path).name.split('.')[0]}-eval.png"
+        png = check_png(args.png or default_png(path), args.overwrite,
+                        inputs={"the clip": args.video, "the reference": args.reference, "the model": path})
+    elif args.png:
+        raise UserInputError("the picture shows held-out pairs: give --pairs DIR or --keyframes DIR with --png")
     report = evaluate_effect(path, pairs=args.pairs, video=args.video, keyframes=args.keyframes,
                              reference=args.reference, tile=args.tile, png=png)
     return report, format_report(report)

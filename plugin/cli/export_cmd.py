@@ -7,6 +7,8 @@
 Exports the EMA generator of the run's latest checkpoint (or the one named) with dynamic
 height/width, writes the ganfx contract, runs onnx.checker and compares onnxruntime with
 torch; a difference above 1e-3 fails the export. --fp16 also writes <name>.fp16.onnx.
+Only the generator is built (from the checkpoint's config and weights): the training data
+need not be at hand, and a run trained on a GPU exports on a CPU.
 """
 
 from __future__ import annotations

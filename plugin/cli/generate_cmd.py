@@ -38,12 +38,51 @@ def parse_size(text):
     return int(m.group(1)), int(m.group(2))
 
 
+MAX_SIDE = 32768  # pixels a side: beyond what renderers and GPUs take as a texture (16K-32K)
+BYTES_PER_PIXEL = 64  # four float32 RGBA frames' worth: generated, converted, encoded, and the encoder's buffers
+
+
+def check_size_fits(width: int, height: int) -> None:
+    """Refuse a size no frame can have, or one this machine cannot hold, before any work starts.
+
+    Tiles bound the network's memory, not the frame's: the whole frame is assembled before it
+    is written, so it must fit in the memory available to this process (RLIMIT_AS included).
+    """
+    from ganfx.runtime.errors import UserInputError
+
+    if max(width, height) > MAX_SIDE:
+        raise UserInputError(f"{width}x{height} is larger than {MAX_SIDE} pixels a side", about="size")
+    need, available = width * height * BYTES_PER_PIXEL, _available_memory()
+    if available is not None and need > available:
+        raise UserInputError(f"a {width}x{height} frame needs about {need / 2**30:.1f} GiB of memory and "
+                             f"{available / 2**30:.1f} GiB is available", about="size")
+
+
+def _available_memory() -> int | None:
+    """Bytes this process can still allocate: free memory, or less under an address-space limit."""
+    import resource
+
+    options = []
+    try:
+        with open("/proc/meminfo") as fh:
+            options += [int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:")]
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * resource.getpagesize()
+            options.append(max(0, soft - used))
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(options) if options else None
+
+
 def run(args) -> int:
     from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import generate_file, parse_frame_range
 
     size = parse_size(args.size)
+    check_size_fits(*size)
     chunk = parse_frame_range(args.chunk, "range") if args.chunk is not None else None
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")

@@ -1,4 +1,8 @@
-"""`ganfx info MODEL`: the contract, parameters and execution providers."""
+"""`ganfx info MODEL`: the contract, parameters and execution providers.
+
+    ganfx info brick
+    ganfx info wall.onnx --json      # the contract as JSON: structured keys are objects and lists
+"""
 
 
 def add_arguments(parser):
@@ -14,10 +18,10 @@ def run(args) -> int:
     from ganfx.runtime.providers import available_providers, choose_providers
 
     path = resolve_model_path(args.model)
-    spec = read_spec(path)
-    md = spec.to_metadata()
+    spec = read_spec(path)  # refuses weights that differ from the contract's digest
     if args.json:
-        print(json.dumps({"path": str(path), **{k: md[k] for k in sorted(md)}}, indent=2))
+        contract = spec.to_json()
+        print(json.dumps({"path": str(path), **{k: contract[k] for k in sorted(contract)}}, indent=2))
         return 0
     print(f"{spec.name} {spec.version} ({spec.kind})  {path}")
     print(f"  {spec.description}")
@@ -38,6 +42,10 @@ def run(args) -> int:
         print(f"  training: {json.dumps(spec.training, sort_keys=True)}")
     if spec.parity is not None:
         print(f"  parity (torch vs onnxruntime, max abs): {spec.parity:.2e}")
+    if spec.digest:
+        print(f"  weights: {spec.digest} (checked: they match)")
+    else:
+        print("  weights: no digest (exported before ganfx.digest): not checked")
     chosen, reason = choose_providers(None)
     print(f"  providers available: {', '.join(available_providers())}")
     print(f"  would run on: {reason}")

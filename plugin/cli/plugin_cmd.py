@@ -26,21 +26,37 @@ def run(args) -> int:
     from pathlib import Path
 
     from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.files import check_target
 
     if args.plugin_command == "list":
-        from ganfx.plugin.discovery import list_plugins
-
-        for name, path in list_plugins():
-            print(f"{name}\t{path}")
-        return 0
+        return _list()
     from ganfx.plugin.packaging import build_blender_extension
 
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise UserInputError("exists already; pass --overwrite to replace it", path=out)
+    if out.suffix.lower() != ".zip":
+        raise UserInputError("a Blender extension is a .zip file: give a name ending in .zip", path=out)
+    check_target(out, args.overwrite, what="zip")  # a folder, a missing folder, an existing zip: before packing
     if args.wheels and not Path(args.wheels).is_dir():
-        raise UserInputError("not a folder", path=args.wheels)
+        raise UserInputError("no such folder" if not Path(args.wheels).exists() else "is not a folder",
+                             path=args.wheels)
     summary = build_blender_extension(out, platforms=tuple(args.platform), download=not args.no_download,
                                       wheel_dir=args.wheels)
     print(f"wrote {out}: {summary['bytes'] / 1e6:.1f} MB, wheels: {', '.join(summary['wheels'])}")
+    return 0
+
+
+def _list() -> int:
+    """Plugins by name; a GANFX_PLUGINS entry that is not a folder is said, not skipped in silence."""
+    import sys
+
+    from ganfx.plugin.discovery import PLUGINS_ENV, list_plugins, missing_plugin_folders, plugin_folders
+
+    for folder in missing_plugin_folders():
+        print(f"ganfx plugin: warning: {folder}: named in {PLUGINS_ENV} but "
+              f"{'not a folder' if folder.exists() else 'does not exist'}", file=sys.stderr)
+    plugins = list_plugins()
+    for name, path in plugins:
+        print(f"{name}\t{path}")
+    if not plugins:
+        print(f"no plugins found (looked in: {', '.join(str(f) for f in plugin_folders())})")
     return 0

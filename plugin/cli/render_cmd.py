@@ -112,6 +112,14 @@ def run(args) -> int:
 
     frames = parse_frame_range(args.frames) if args.frames is not None else None
     options = render_options(args, parse_fps(args.fps))
+    if args.fps is not None:
+        from ganfx.runtime.io import is_sequence
+
+        if not is_sequence(args.input):  # not an error: a farm template may pass --fps to every job
+            import sys
+
+            print(f"ganfx render: warning: --fps {args.fps} is ignored: {args.input} is a video and keeps its "
+                  "own frame rate (--fps sets the rate of image-sequence inputs)", file=sys.stderr)
     with open_session(args.model, parse_params(args.param), session_options(args), "ganfx-cli") as session:
         if session.kind != "effect":
             raise UserInputError(f"{session.spec.name} is a {session.kind} model; use `ganfx generate`")

@@ -3,31 +3,33 @@
     ganfx train texture skimage:brick -o runs --iterations 4000 --threads 1
     ganfx train texture brick.png -o runs --dry-run          # print the config, write nothing
     ganfx train texture -o runs --resume runs/00003-brick --iterations 8000   # continue exactly
+    ganfx train texture skimage:brick -o runs --device cuda                   # on a GPU, mixed precision
 
-Tasks are a table (name -> command module, help). Each task module has
-`add_arguments(parser)` (its own options; call `add_loop_arguments(parser)` for the shared
-ones) and `run(args) -> int`, which builds the task config and calls `run_training()`.
-Nothing here imports torch: task modules import it inside run().
+The tasks are the trainer's one table, ganfx.trainer.tasks.TASKS (name -> task, config and
+command module, help). Each command module has `add_arguments(parser)` (its own options;
+call `add_loop_arguments(parser)` for the shared ones) and `run(args) -> int`, which builds
+the task config and calls `run_training()`. Nothing here imports torch: task modules
+import it inside run(). Library errors name config fields (ganfx.trainer.config.ConfigError);
+`flag_error` turns them into this command's options.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-
-# task name -> (command module, one-line help); `ganfx train --help` lists them in this order.
-TRAIN_TASKS = {
-    "texture": ("ganfx.plugin.cli.train_texture_cmd", "learn a texture generator from one exemplar image (or a few)"),
-    "effect": ("ganfx.plugin.cli.train_effect_cmd", "learn an effect from a few before/after pairs or keyframes of a clip"),
-}
 
 
 def add_arguments(parser):
+    try:
+        from ganfx.trainer.tasks import TASKS
+    except ImportError:  # a build without the trainer (the Blender extension's wheel): no tasks
+        TASKS = {}
     sub = parser.add_subparsers(dest="task", metavar="TASK")
     sub.required = True
-    for name, (module, help_text) in TRAIN_TASKS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_train_module=module)
-        importlib.import_module(module).add_arguments(p)
+    for name, entry in TASKS.items():
+        p = sub.add_parser(name, help=entry.help, description=entry.help)
+        p.set_defaults(_train_module=entry.command)
+        importlib.import_module(entry.command).add_arguments(p)
 
 
 def run(args) -> int:
@@ -45,6 +47,8 @@ _LOOP_OPTIONS = (  # (flag, LoopConfig field, type, help)
     ("--keep-checkpoints", "keep_checkpoints", int, "how many checkpoints to keep"),
     ("--threads", "threads", int, "torch CPU threads (0 = torch's default)"),
     ("--max-minutes", "max_minutes", float, "stop with a checkpoint after this much training time"),
+    ("--device", "device", str, "auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N; "
+                                "CUDA trains in mixed precision (bf16, else fp16)"),
 )
 
 
@@ -75,7 +79,29 @@ def loop_config(args, base=None):
     if args.no_progress:
         values["progress"] = False
     cfg = dataclasses.replace(base or LoopConfig(), **values)
-    return cfg.check()
+    with flag_errors():
+        return cfg.check()
+
+
+def flag_error(exc, table=()):
+    """A library ConfigError (naming config fields) as a UserInputError naming this command's options."""
+    from ganfx.runtime.errors import UserInputError
+
+    flags = {field: flag for flag, field, *_ in tuple(table) + _LOOP_OPTIONS}
+    names = [flags[f] for f in exc.fields if f in flags]
+    message = f"{exc.message} ({', '.join(names)})" if names else exc.message
+    return UserInputError(message, path=exc.path)
+
+
+@contextlib.contextmanager
+def flag_errors(table=()):
+    """Inside: a ConfigError is re-raised naming the options of `table` (and the loop's)."""
+    from ganfx.trainer.config import ConfigError
+
+    try:
+        yield
+    except ConfigError as exc:
+        raise flag_error(exc, table) from None
 
 
 def resumed_configs(args):
@@ -94,28 +120,34 @@ def resumed_configs(args):
     return Path(ckpt.path).parent, loop_config(args, base=loop), task_cfg
 
 
-def run_training(args, task_name: str, loop, task_cfg, run_dir=None) -> int:
-    """Print the configs, build the task (checks the data), then train or stop for --dry-run."""
+def run_training(args, task_name: str, loop, task_cfg, run_dir=None, table=()) -> int:
+    """Print the configs, build the task (checks the data), then train or stop for --dry-run.
+
+    `table`: the task command's (flag, field, ...) options, to name them in errors."""
     from ganfx.runtime.errors import require
 
     require("torch", "torch", extra="train")
     from ganfx.trainer.config import describe, new_run_dir
+    from ganfx.trainer.device import TrainingDevice
     from ganfx.trainer.loop import train
     from ganfx.trainer.tasks import task_entry
 
     print(describe(loop))
     print(describe(task_cfg))
-    task = task_entry(task_name).task_class()(task_cfg)
+    with flag_errors(table):
+        device = TrainingDevice.resolve(loop.device)  # `--device cuda` without CUDA: one line, nothing written
+        task = task_entry(task_name).task_class()(task_cfg)
     if args.dry_run:
         nets = task.networks()
         sizes = ", ".join(f"{k} {sum(p.numel() for p in v.parameters()) / 1e6:.2f}M params" for k, v in nets.items())
         target = run_dir or new_run_dir(args.output, getattr(task_cfg, "model_name", task_name), create=False)
-        print(f"dry run: data and networks OK ({sizes}); would write {target}")
+        print(f"dry run: data and networks OK ({sizes}); would train on {device}; would write {target}")
         return 0
     resume = run_dir
     if run_dir is None:
         run_dir = new_run_dir(args.output, getattr(task_cfg, "model_name", task_name))
     print(f"run folder: {run_dir}")
-    result = train(task, loop, run_dir, resume=resume)
+    with flag_errors(table):
+        result = train(task, loop, run_dir, resume=resume)
     print(f"export it with: ganfx export {result.run_dir} -o {getattr(task_cfg, 'model_name', task_name)}.onnx")
     return 0

@@ -13,7 +13,8 @@ ganfx.trainer.effect_task.EffectConfig.
 
 from __future__ import annotations
 
-from ganfx.plugin.cli.train_cmd import add_loop_arguments, loop_config, overrides, resumed_configs, run_training
+from ganfx.plugin.cli.train_cmd import (add_loop_arguments, flag_errors, loop_config, overrides, resumed_configs,
+                                        run_training)
 
 _DATA_OPTIONS = (  # (flag, EffectConfig field, type, help)
     ("--pairs", "pairs", str, "folder with input/ and target/ images of the same names (and optional mask/)"),
@@ -44,6 +45,9 @@ _EFFECT_OPTIONS = (
 )
 
 
+_TABLE = _DATA_OPTIONS + _EFFECT_OPTIONS
+
+
 def add_arguments(parser):
     data = parser.add_argument_group("data (--pairs DIR, or --video CLIP --keyframes DIR)")
     for flag, _, typ, help_text in _DATA_OPTIONS:
@@ -64,7 +68,7 @@ def run(args) -> int:
     require("torch", "torch", extra="train")
     from ganfx.trainer.effect_task import EffectConfig
 
-    values = overrides(args, _DATA_OPTIONS + _EFFECT_OPTIONS)
+    values = overrides(args, _TABLE)
     for field in ("hflip", "rot90"):
         if getattr(args, field) is not None:
             values[field] = getattr(args, field)
@@ -74,6 +78,8 @@ def run(args) -> int:
         if values:
             raise UserInputError("--resume continues with the saved effect settings; give only loop options")
         run_dir, loop, cfg = resumed_configs(args)
-        return run_training(args, "effect", loop, cfg, run_dir=run_dir)
-    cfg = dataclasses.replace(EffectConfig(), **values).check()
-    return run_training(args, "effect", loop_config(args), cfg)
+        return run_training(args, "effect", loop, cfg, run_dir=run_dir, table=_TABLE)
+    with flag_errors(_TABLE):
+        cfg = dataclasses.replace(EffectConfig(), **values).check()
+    return run_training(args, "effect", loop_config(args), cfg, table=_TABLE)
+

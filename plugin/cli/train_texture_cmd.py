@@ -9,7 +9,8 @@ Options left out take the defaults of ganfx.trainer.texture_task.TextureConfig.
 
 from __future__ import annotations
 
-from ganfx.plugin.cli.train_cmd import add_loop_arguments, loop_config, overrides, resumed_configs, run_training
+from ganfx.plugin.cli.train_cmd import (add_loop_arguments, flag_errors, loop_config, overrides, resumed_configs,
+                                        run_training)
 
 
 def _ints(text):
@@ -70,8 +71,9 @@ def run(args) -> int:
         if args.exemplars or values:
             raise UserInputError("--resume continues with the saved texture settings; give only loop options")
         run_dir, loop, cfg = resumed_configs(args)
-        return run_training(args, "texture", loop, cfg, run_dir=run_dir)
+        return run_training(args, "texture", loop, cfg, run_dir=run_dir, table=_TEXTURE_OPTIONS)
     if not args.exemplars:
         raise UserInputError("give at least one exemplar image (or skimage:NAME), or --resume RUN")
-    cfg = dataclasses.replace(TextureConfig(exemplars=tuple(args.exemplars)), **values).check()
-    return run_training(args, "texture", loop_config(args), cfg)
+    with flag_errors(_TEXTURE_OPTIONS):
+        cfg = dataclasses.replace(TextureConfig(exemplars=tuple(args.exemplars)), **values).check()
+    return run_training(args, "texture", loop_config(args), cfg, table=_TEXTURE_OPTIONS)

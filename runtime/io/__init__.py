@@ -50,6 +50,8 @@ def is_sequence(path) -> bool:
 
 def open_reader(path, backend: str | None = None) -> Reader:
     """A reader for a video, an image sequence pattern or a still image."""
+    if not str(path).strip():  # Path("") is ".", the current folder: say what was given instead
+        raise UserInputError("the input path is empty")
     name = backend or ("sequence" if is_sequence(path) else "pyav")
     if name not in READERS:
         raise UserInputError(f"unknown reader {name!r} (known: {', '.join(READERS)})")
@@ -58,6 +60,8 @@ def open_reader(path, backend: str | None = None) -> Reader:
 
 def open_writer(path, spec: OutputSpec, backend: str | None = None) -> Writer:
     """A writer for `path`: image sequence/still by pattern or extension, else a video via `backend`."""
+    if not str(path).strip():
+        raise UserInputError("the output path is empty")
     if is_sequence(path):
         if backend not in (None, "pyav", "sequence"):
             raise UserInputError(f"--writer {backend} writes videos; {Path(path).name} is an image output")

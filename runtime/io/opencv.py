@@ -1,4 +1,4 @@
-"""Videos through OpenCV's VideoWriter (`--writer opencv`), for those who want its codecs.
+"""Videos through OpenCV's VideoWriter (writer "opencv"), for those who want its codecs.
 
     writer = OpenCVWriter("out.mp4", OutputSpec(1920, 1080, Fraction(25)))   # mp4v
     writer = OpenCVWriter("out.avi", OutputSpec(1920, 1080, Fraction(25), codec="MJPG"))
@@ -10,14 +10,14 @@ writer (the default) to keep timestamps, depth, alpha and sound.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MediaIOError, UserInputError, require
+from ..files import PartialFile, check_target
 from .base import (
-    Frame, OutputSpec, Writer, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+    Frame, OutputSpec, Writer, prepare_folder, remove_empty_folders, remove_quietly,
 )
 
 log = logging.getLogger("ganfx")
@@ -39,14 +39,18 @@ class OpenCVWriter(Writer):
                                  path=self.path)
         fourcc = spec.codec or FOURCC[ext]
         if len(fourcc) != 4:
-            raise UserInputError(f"the opencv writer takes a four-letter FourCC as --codec (e.g. mp4v, MJPG), "
-                                 f"got {fourcc!r}", path=self.path)
-        if self.path.exists() and not spec.overwrite:
-            raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
+            raise UserInputError(f"the opencv writer takes a four-letter FourCC as its codec (e.g. mp4v, MJPG), "
+                                 f"got {fourcc!r}", path=self.path, about="codec")
+        if spec.quality is not None:
+            raise UserInputError("the opencv writer has no quality setting; the pyav writer has (h264, h265)",
+                                 path=self.path, about="quality")
+        if self.path.parent.exists():  # a folder or a pipe at the name, or a file without overwrite: refused now
+            check_target(self.path, spec.overwrite)
         self._made = prepare_folder(self.path)
         if spec.audio_from:
-            log.warning("the opencv writer drops audio; use --writer pyav to keep it")
-        self.tmp = partial_path(self.path)
+            log.warning("the opencv writer drops audio; the pyav writer keeps it")
+        self._part = PartialFile(self.path, spec.overwrite)  # also removes partials of killed renders
+        self.tmp = self._part.tmp
         self._vw = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), float(spec.frame_rate),
                                    (spec.width, spec.height))
         if not self._vw.isOpened():
@@ -71,14 +75,12 @@ class OpenCVWriter(Writer):
         if self._count == 0:
             remove_quietly(self.tmp)
             raise MediaIOError("no frames were written", path=self.path)
-        if self.path.exists() and not self.spec.overwrite:
-            remove_quietly(self.tmp)
-            raise MediaIOError("output appeared while rendering; pass --overwrite to replace it", path=self.path)
-        os.replace(self.tmp, self.path)
+        self._part.commit()
 
     def abort(self) -> None:
         if getattr(self, "_vw", None) is not None:
             self._vw.release()
             self._vw = None
-        remove_quietly(self.tmp)
+        if getattr(self, "_part", None) is not None:
+            self._part.abort()
         remove_empty_folders(getattr(self, "_made", []))

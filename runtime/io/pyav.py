@@ -15,7 +15,7 @@ so a variable frame rate stays variable. Audio streams are copied packet for pac
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError, UserInputError, require
+from ..files import PartialFile, check_regular_file, check_target
 from .base import (
     AudioStreamInfo, Frame, MediaProperties, OutputSpec, Reader,
-    Writer, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+    Writer, prepare_folder, remove_empty_folders,
 )
 
 
@@ -47,11 +48,7 @@ class PyAVReader(Reader):
 
     def __init__(self, path):
         av = _av()
-        self.path = Path(path)
-        if not self.path.exists():
-            raise MediaIOError("no such file", path=self.path)
-        if not self.path.is_file():
-            raise MediaIOError("not a file", path=self.path)
+        self.path = check_regular_file(path)  # never open a pipe or a device: it may never end
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -83,6 +80,8 @@ class PyAVReader(Reader):
         if rate is None:
             raise MediaIOError("video stream has no frame rate", path=self.path)
         vfr = _uneven(head)
+        if not s.frames and not vfr:
+            self._check_complete(counted, rate)
         duration = float(s.duration * s.time_base) if s.duration else (c.duration / 1e6 if c.duration else None)
         audio = tuple(
             AudioStreamInfo(a.codec_context.name, a.codec_context.sample_rate or a.rate or 0, a.codec_context.channels,
@@ -96,6 +95,23 @@ class PyAVReader(Reader):
             codec=ctx.name, container=c.format.name, duration=duration, variable_frame_rate=vfr, audio=audio,
             pixel_aspect=Fraction(s.sample_aspect_ratio or ctx.sample_aspect_ratio or 1), timecode=_timecode(c, s),
         )
+
+    def _check_complete(self, counted: int, rate) -> None:
+        """Refuse a file that holds fewer frames than its video track says it lasts (a cut-off copy).
+
+        Containers without a frame count (Matroska) still tag each track with its duration,
+        written at the start of the file, so a truncated copy keeps it. A render of such a
+        file fails here rather than finishing with exit 0 and a shot's second half missing;
+        a frame or 2% of slack allows for rounding of the tag.
+        """
+        stated = _track_seconds(self._stream)
+        if stated is None:
+            return
+        expected = int(round(stated * float(rate)))
+        if counted < expected - max(1, expected // 50):
+            raise MediaIOError(f"only {counted} of its {expected} frames can be read (the video track lasts "
+                               f"{stated:.3f} s at {float(rate):.3f} fps): the file is truncated or damaged",
+                               path=self.path)
 
     def _scan_packets(self, whole: bool, head: int = 240) -> tuple:
         """(packet count, pts of the first `head` packets), demuxing only (no decoding).
@@ -212,6 +228,20 @@ class PyAVReader(Reader):
             self._container = None
 
 
+_CLOCK = re.compile(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*")
+
+
+def _track_seconds(stream) -> float | None:
+    """The video track's own duration: its DURATION tag ("00:00:02.002000000", Matroska) or header."""
+    for key, value in stream.metadata.items():
+        m = _CLOCK.fullmatch(value) if key.upper() == "DURATION" and isinstance(value, str) else None
+        if m:
+            return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
 def _timecode(container, video) -> str | None:
     """Start timecode: the video stream's tag, a timecode track's (QuickTime tmcd), or the file's."""
     for meta in [video.metadata, *(st.metadata for st in container.streams if st.type == "data"),
@@ -296,6 +326,22 @@ def pick_codec(path: Path, codec: str | None, alpha: bool, bit_depth: int) -> tu
     return name, CODECS[key]
 
 
+CRF_RANGE = (0, 51)  # libx264 and libx265 at 8 bits: 0 is lossless, 51 the worst
+
+
+def check_quality(name: str, codec: VideoCodec, quality, path) -> None:
+    """A quality (CRF) is for the codecs that have one, within their range: never clamped or dropped."""
+    if quality is None:
+        return
+    if codec.crf is None:
+        raise UserInputError(f"{name} has no quality (CRF) setting; h264 and h265 have one", path=path,
+                             about="quality")
+    lo, hi = CRF_RANGE
+    if not lo <= quality <= hi:
+        raise UserInputError(f"quality (CRF) {quality} is outside {lo}-{hi}, the range of {name}", path=path,
+                             about="quality")
+
+
 class PyAVWriter(Writer):
     """Encodes frames into a video file under a temporary name; `commit()` renames it."""
 
@@ -303,15 +349,17 @@ class PyAVWriter(Writer):
         av = _av()
         self.path, self.spec = Path(path), spec
         self.codec_name, self.codec = pick_codec(self.path, spec.codec, spec.alpha, spec.bit_depth)
-        if self.path.exists() and not spec.overwrite:
-            raise MediaIOError("output exists; pass --overwrite to replace it", path=self.path)
+        check_quality(self.codec_name, self.codec, spec.quality, self.path)
+        if self.path.parent.exists():  # a folder or a pipe at the name, or a file without overwrite: refused now
+            check_target(self.path, spec.overwrite)
         self._made = prepare_folder(self.path)
         alpha = spec.alpha and self.codec.pix_fmt_alpha is not None
         self.channels = 4 if alpha else 3
         self.dtype = np.uint16 if self.codec.deep else np.uint8
         self._in_fmt = {(False, 3): "rgb24", (False, 4): "rgba", (True, 3): "rgb48le", (True, 4): "rgba64le"}[
             (self.codec.deep, self.channels)]
-        self.tmp = partial_path(self.path)
+        self._part = PartialFile(self.path, spec.overwrite)  # also removes partials of killed renders
+        self.tmp = self._part.tmp
         fmt_name = CONTAINERS[self.path.suffix.lower()][0]
         try:
             self._out = av.open(str(self.tmp), "w", format=fmt_name)
@@ -370,7 +418,8 @@ class PyAVWriter(Writer):
         if spec.width % 2 or spec.height % 2:
             if stream.pix_fmt in ("yuv420p", "yuv422p10le"):
                 raise UserInputError(f"{self.codec_name} ({stream.pix_fmt}) needs an even width and height, "
-                                     f"got {spec.width}x{spec.height}; use --codec ffv1 or png", path=self.path)
+                                     f"got {spec.width}x{spec.height}; ffv1 or png take any size", path=self.path,
+                                     about="codec")
         self._stream = stream
 
     def write(self, frame: Frame) -> None:
@@ -441,14 +490,12 @@ class PyAVWriter(Writer):
                 self._audio.close()
             self._out.close()
             self._out = None
-            if self.path.exists() and not self.spec.overwrite:
-                raise MediaIOError("output appeared while rendering; pass --overwrite to replace it", path=self.path)
-            os.replace(self.tmp, self.path)
         except BaseException as exc:
             self.abort()
-            if isinstance(exc, av.FFmpegError):
+            if isinstance(exc, (av.FFmpegError, OSError)):
                 raise MediaIOError(f"cannot finish the output ({_first_line(exc)})", path=self.path) from None
             raise
+        self._part.commit()
 
     def abort(self) -> None:
         audio = getattr(self, "_audio", None)
@@ -461,5 +508,6 @@ class PyAVWriter(Writer):
             except Exception:  # the file is being thrown away; a failing close changes nothing
                 pass
             self._out = None
-        remove_quietly(self.tmp)
+        if getattr(self, "_part", None) is not None:
+            self._part.abort()
         remove_empty_folders(getattr(self, "_made", []))

@@ -6,8 +6,9 @@
     writer = SequenceWriter("out/shot.%04d.png", spec)    # existing complete frames are skipped
 
 Every frame is written under a temporary name in the same folder and renamed when
-complete, so a frame file that exists is a whole frame: `--resume` can trust it, and an
-interrupted render never leaves a half-written file. A reader checks the whole
+complete, so a frame file that exists is a whole frame: resuming can trust it, and an
+interrupted render never leaves a half-written file (a killed one leaves a partial file,
+removed by the next render into the same sequence). A reader checks the whole
 sequence first (no gaps, one size) so a render does not fail halfway through.
 """
 
@@ -20,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaIOError, UserInputError
+from ..errors import MediaIOError, OutputExistsError, UserInputError
+from ..files import _PARTIAL, atomic_path, check_regular_file, check_target, remove_stale_partials
 from .base import (
     Frame, MediaProperties, OutputSpec, Reader, Writer,
-    convert_image, partial_path, prepare_folder, remove_empty_folders, remove_quietly,
+    convert_image, prepare_folder, remove_empty_folders,
 )
 from .images import IMAGE_EXTENSIONS, exr_pixel_dtype, image_size, read_image, write_image
 
 _HASHES = re.compile(r"#+")
-_PRINTF = re.compile(r"%(0?)(\d*)d")
+_PRINTF = re.compile(r"%(0?)([0-9]*)d")
+MAX_PADDING = 16  # digits of a frame number field: more is a typo (and no frame number is that long)
+JPEG_QUALITY = (0, 100)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ def parse_pattern(path) -> SequencePattern | None:
     if len(fields) > 1:
         raise UserInputError("a sequence pattern needs exactly one frame-number field (#### or %04d)", path=path)
     m, padding = fields[0]
+    if padding > MAX_PADDING:
+        raise UserInputError(f"a frame-number field of {padding} digits is more than {MAX_PADDING}", path=path)
     return SequencePattern(path.parent, name[: m.start()], name[m.end():], max(1, padding))
 
 
@@ -95,8 +101,7 @@ class SequenceReader(Reader):
         self.path = Path(path)
         self.pattern = parse_pattern(self.path)
         if self.pattern is None:
-            if not self.path.is_file():
-                raise MediaIOError("no such file", path=self.path)
+            check_regular_file(self.path)  # a pipe would block the reader
             self._files = {0: self.path}
             kind = "image"
         else:
@@ -164,8 +169,16 @@ class SequenceWriter(Writer):
             if self.exr_type not in ("half", "float"):
                 raise UserInputError(f"EXR frames are half or float, not {spec.codec!r}", path=self.path)
         elif spec.codec:
-            raise UserInputError(f"--codec applies to videos and EXR (half|float), not to {ext} frames",
-                                 path=self.path)
+            raise UserInputError(f"a codec applies to videos and EXR frames (half|float), not to {ext} frames",
+                                 path=self.path, about="codec")
+        if spec.quality is not None:
+            lo, hi = JPEG_QUALITY
+            if ext not in (".jpg", ".jpeg"):
+                raise UserInputError(f"{ext} frames have no quality setting (JPEG and h264/h265 videos have one)",
+                                     path=self.path, about="quality")
+            if not lo <= spec.quality <= hi:
+                raise UserInputError(f"JPEG quality {spec.quality} is outside {lo}-{hi}", path=self.path,
+                                     about="quality")
         self.dtype = {".exr": np.float32, ".jpg": np.uint8, ".jpeg": np.uint8, ".tif": np.uint16,
                       ".tiff": np.uint16}.get(ext, np.uint16 if spec.bit_depth > 8 else np.uint8)
         self.channels = 4 if spec.alpha and ext not in (".jpg", ".jpeg") else 3
@@ -173,40 +186,51 @@ class SequenceWriter(Writer):
         if self.pattern is None and len(numbers) > 1:
             raise UserInputError(f"{len(numbers)} frames cannot go into one image; use a pattern such as "
                                  f"{self.path.stem}.####{self.path.suffix}", path=self.path)
-        existing = [n for n in numbers if self._final(n).exists()]
+        existing = [n for n in numbers if os.path.lexists(self._final(n))]
+        for n in existing:  # a folder or a pipe named like a frame is never replaced, nor taken as done
+            if not self._final(n).is_file():
+                check_target(self._final(n), overwrite=True, what="frame")
         if existing and not (spec.overwrite or spec.resume):
             what = self._final(existing[0]).name + (f" and {len(existing) - 1} more" if len(existing) > 1 else "")
-            hint = "--overwrite to replace" + (" or --resume to keep" if self.pattern else "")
-            raise MediaIOError(f"output exists ({what}); pass {hint}", path=self.path)
+            keep = " or keep them and render the rest" if self.pattern else ""
+            raise OutputExistsError(f"output exists ({what}); replace it{keep}", path=self.path,
+                                    resumable=self.pattern is not None)
         self.done_frames = frozenset(existing) if spec.resume and not spec.overwrite else frozenset()
         self._made = prepare_folder(self._final(numbers[0] if numbers else 0))
-        self._current = None  # temp file of the frame being written
-        self.written = 0
+        self._remove_stale_partials(numbers)
 
     def _final(self, number: int) -> Path:
         return self.path if self.pattern is None else self.pattern.path(number)
 
+    def _remove_stale_partials(self, numbers) -> None:
+        """Partial frames of killed renders (.shot.0007.partial-PID.png): one folder scan, not one per frame."""
+        folder = self._final(numbers[0] if numbers else 0).parent
+        wanted = {self._final(n).name for n in numbers}
+        try:
+            names = [e.name for e in os.scandir(folder) if e.name.startswith(".")]
+        except OSError:
+            return
+        finals = set()
+        for name in names:
+            m = _PARTIAL.match(name)
+            if m and m.group("stem") + (m.group("suffix") or "") in wanted:
+                finals.add(m.group("stem") + (m.group("suffix") or ""))
+        for final in sorted(finals):
+            remove_stale_partials(folder / final)
+
     def write(self, frame: Frame) -> None:
         final = self._final(frame.number)
-        tmp = partial_path(final)
-        self._current = tmp
+        quality = 95 if self.spec.quality is None else self.spec.quality
         try:
-            write_image(tmp, frame.image, exr_type=self.exr_type, quality=self.spec.quality or 95)
-            os.replace(tmp, final)
-        except OSError as exc:
-            remove_quietly(tmp)
-            raise MediaIOError(f"cannot write ({exc.strerror})", path=final) from None
-        except BaseException:
-            remove_quietly(tmp)
-            raise
-        self._current = None
-        self.written += 1
+            with atomic_path(final, clean_stale=False) as tmp:  # stale partials were removed up front
+                write_image(tmp, frame.image, exr_type=self.exr_type, quality=quality)
+        except MediaIOError as exc:  # named by the final name: the temporary one means nothing to the user
+            raise MediaIOError(exc.message, path=final) from None
 
     def commit(self) -> None:
         pass  # every frame was committed by its rename
 
     def abort(self) -> None:
-        # Whole frames stay (they are valid, and --resume picks up after them).
-        if self._current is not None:
-            remove_quietly(self._current)
+        # Whole frames stay (they are valid, and a resumed render picks up after them); a frame
+        # being written when the error came was removed by its atomic_path.
         remove_empty_folders(self._made)

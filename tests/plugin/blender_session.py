@@ -2,11 +2,19 @@
 
     python blender_session.py config.json      # writes the results JSON and pixel arrays named there
 
-Installs the extension zip, builds a Video Sequencer scene around a real clip, runs the
-operators (the effect, the texture, then every error path), unregisters, and records what
-it saw. The test process makes the assertions.
+Run by a Python that has bpy: the test's own, or one with nothing but bpy (GANFX_BLENDER_PYTHON,
+as tests/blender_matrix.sh sets). First it closes every way this Python has to ganfx and its
+compiled dependencies but Blender's extensions folder, so that, as in a Blender's own Python,
+they can come only from the wheels in the extension zip. Then it installs the zip, builds a
+Video Sequencer scene around a real clip, runs the operators (the effect, the texture, then every
+error path), unregisters, and records what it saw, where those modules were imported from
+included. The test process makes the assertions. Blender API differences go through the
+installed extension's own compat module.
 """
 
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,17 +23,50 @@ import bpy
 import numpy as np
 
 cfg = json.loads(Path(sys.argv[1]).read_text())
-out = {"errors": {}}
+out = {"errors": {}, "blender": bpy.app.version_string, "python": "%d.%d" % sys.version_info[:2]}
 MODULE = "bl_ext.user_default.ganfx"
+# What the extension imports at run time that Blender does not ship: all from the zip's wheels.
+# (Their own pure-Python dependencies are left to tests/blender_matrix.sh, whose venvs hold only bpy.)
+PACKED = ("ganfx", "onnxruntime", "av", "cv2")
 
 
-def strips(ed):
-    return ed.strips if hasattr(ed, "strips") else ed.sequences
+class ExtensionsOnly:
+    """An import hook, first in sys.meta_path: PACKED modules are looked for only in `root`.
+
+    This Python may have them (an editable ganfx with its import hook, the test's onnxruntime in
+    site-packages); a Blender's own Python has none. Blender appends its wheels folder to sys.path
+    after site-packages when it first installs wheels, so without this the test's copies would win.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _inside(self, entry) -> bool:
+        try:
+            return Path(entry).resolve().is_relative_to(self.root)
+        except (OSError, ValueError):
+            return False
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in PACKED:
+            return None
+        entries = [e for e in (sys.path if path is None else path) if self._inside(e)]
+        spec = importlib.machinery.PathFinder.find_spec(name, entries, target)
+        if spec is None:  # answered here, so no later hook (an editable install's) is asked
+            raise ModuleNotFoundError(f"No module named {name!r} in Blender's extensions folder", name=name)
+        return spec
+
+
+def importable(name) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def snapshot(scene):
     ed = scene.sequence_editor
-    return sorted((s.name, s.type, s.channel, s.frame_final_start, s.frame_final_end) for s in strips(ed))
+    return sorted((s.name, s.type, s.channel, *compat.span(s)) for s in compat.strips(ed))
 
 
 def run_op(op):
@@ -44,11 +85,14 @@ def image_pixels(path):
     return px.reshape(h, w, 4)[::-1, :, :3]  # top row first, RGB
 
 
+extensions_dir = Path(bpy.utils.user_resource("EXTENSIONS")).resolve()
+out["extensions_dir"] = str(extensions_dir)
+out["imported_before"] = sorted(n for n in sys.modules if n.partition(".")[0] in PACKED)
+sys.meta_path.insert(0, ExtensionsOnly(extensions_dir))
+out["importable_before"] = {name: importable(name) for name in PACKED}
 bpy.ops.extensions.package_install_files(filepath=cfg["zip"], repo="user_default", enable_on_install=True)
 out["enabled"] = MODULE in bpy.context.preferences.addons
-import ganfx.plugin.host  # noqa: E402 - from the wheel Blender unpacked for the extension
-
-out["ganfx_from"] = ganfx.plugin.host.__file__
+compat = importlib.import_module(f"{MODULE}.compat")
 prefs = bpy.context.preferences.addons[MODULE].preferences
 prefs.models_folder = cfg["models"]
 prefs.provider = "cpu"
@@ -56,11 +100,11 @@ prefs.provider = "cpu"
 scene = bpy.context.scene
 scene.render.fps = 24
 ed = scene.sequence_editor_create()
-plate = strips(ed).new_movie(name="plate", filepath=cfg["clip"], channel=1, frame_start=5)
-plate.frame_offset_start = 2
-plate.frame_offset_end = 3
+plate = compat.strips(ed).new_movie(name="plate", filepath=cfg["clip"], channel=1, frame_start=5)
+first, end = compat.span(plate)
+compat.set_span(plate, first + 2, end - 3)  # trim 2 frames at the head, 3 at the tail
 ed.active_strip = plate
-out["source"] = [plate.channel, plate.frame_final_start, plate.frame_final_end, plate.frame_duration]
+out["source"] = [plate.channel, *compat.span(plate), compat.content_duration(plate)]
 
 settings = scene.ganfx
 settings.output_dir = cfg["out"]
@@ -71,20 +115,22 @@ settings.params["look"].value_choice = "cool"
 
 # -- the effect ------------------------------------------------------------------------------
 out["apply"] = run_op(bpy.ops.ganfx.apply_effect)
+if out["apply"][0] != ["FINISHED"]:  # the rest needs its result; say why it did not come
+    sys.exit(f"Apply ganfx Effect did not finish: {out['apply'][1]}")
 new = ed.active_strip
-out["new"] = [new.name, new.type, new.channel, new.frame_final_start, new.frame_final_end]
+out["new"] = [new.name, new.type, new.channel, *compat.span(new)]
 folder = Path(bpy.path.abspath(new.directory))
 np.save(cfg["effect_pixels"], np.stack([image_pixels(folder / e.filename) for e in new.elements]))
 
 # -- an image-sequence strip as the source ------------------------------------------------------
 first, *rest = sorted(Path(cfg["sequence"]).iterdir())
-shots = strips(ed).new_image(name="shots", filepath=str(first), channel=5, frame_start=60)
+shots = compat.strips(ed).new_image(name="shots", filepath=str(first), channel=5, frame_start=60)
 for path in rest:
     shots.elements.append(path.name)
 ed.active_strip = shots
 out["apply_images"] = run_op(bpy.ops.ganfx.apply_effect)
 new = ed.active_strip
-out["new_images"] = [new.type, new.channel, new.frame_final_start, new.frame_final_end]
+out["new_images"] = [new.type, new.channel, *compat.span(new)]
 folder = Path(bpy.path.abspath(new.directory))
 np.save(cfg["sequence_pixels"], np.stack([image_pixels(folder / e.filename) for e in new.elements]))
 
@@ -103,11 +149,15 @@ settings.frames, settings.texture_target = 6, "STRIP"
 scene.frame_current = 40
 out["texture_anim"] = run_op(bpy.ops.ganfx.generate_texture)
 anim = ed.active_strip if ed.active_strip.name.startswith("testtex") else None
-anim = anim or next(s for s in strips(ed) if s.name.startswith("testtex"))
+anim = anim or next(s for s in compat.strips(ed) if s.name.startswith("testtex"))
 anim_dir = Path(bpy.path.abspath(anim.directory))
-out["texture_strip"] = [anim.channel, anim.frame_final_start, anim.frame_final_end, len(anim.elements)]
+out["texture_strip"] = [anim.channel, *compat.span(anim), len(anim.elements)]
 loop = [image_pixels(anim_dir / anim.elements[i].filename) for i in (0, 1)]
 out["texture_anim_differs"] = bool(np.abs(loop[0] - loop[1]).max() > 1e-3)
+
+# -- where ganfx and its dependencies ran from (the renders above imported them) ----------------
+out["modules_from"] = {name: importlib.import_module(name).__file__
+                       for name in ("ganfx.runtime", "ganfx.plugin", "onnxruntime", "av", "cv2")}
 
 # -- error paths: each must cancel and leave the scene and the output folder as they were ------
 ed.active_strip = plate
@@ -123,8 +173,9 @@ def error_case(name):
 settings.model = "no_such_model"
 error_case("missing model")
 settings.model = "testfx"
-color = strips(ed).new_effect(name="colour", type="COLOR", channel=4, frame_start=1, frame_end=11)
+color = compat.new_effect(ed, "colour", "COLOR", channel=4, frame_start=1, length=10)
 ed.active_strip = color
+out["colour"] = list(compat.span(color))
 before = (snapshot(scene), before[1])
 error_case("wrong strip type")
 ed.active_strip = plate

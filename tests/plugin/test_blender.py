@@ -3,11 +3,21 @@
 One session (tests/plugin/blender_session.py) installs the zip `ganfx plugin build-blender`
 makes, applies an effect to a movie strip, generates textures, walks the error paths and
 unregisters; the assertions are here.
+
+The session runs in the Python named by GANFX_BLENDER_PYTHON (tests/blender_matrix.sh points it
+at a venv holding nothing but one bpy release), else in this Python when it has bpy. Either way
+ganfx and its compiled dependencies must come from the zip: the session lets them be imported
+only from Blender's extensions folder, and the zip packs the runtime wheels (onnxruntime, PyAV,
+OpenCV, pinned to the versions installed here), downloaded once into a cache folder
+(${XDG_CACHE_HOME:-~/.cache}/ganfx/blender-wheels).
 """
 
 import dataclasses
+import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,12 +27,53 @@ import numpy as np
 import pytest
 from onnx import helper, numpy_helper
 
+from ganfx.plugin import packaging
 from ganfx.plugin.cli import main
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 from media import make_clip, make_sequence  # noqa: E402
 from onnx_models import _save, effect_spec, make_effect_model, make_texture_model  # noqa: E402
+
+
+def blender_python() -> str:
+    """The Python the Blender session runs in; skips where there is none."""
+    chosen = os.environ.get("GANFX_BLENDER_PYTHON")
+    if chosen:  # asked for explicitly: a broken one fails the test rather than skipping it
+        return chosen
+    if importlib.util.find_spec("bpy") is None:
+        pytest.skip("needs Blender as a Python module (pip install bpy), or GANFX_BLENDER_PYTHON")
+    return sys.executable
+
+
+def runtime_wheels(python: str, dest: Path) -> Path:
+    """Links in `dest` to the pinned runtime wheels for this machine and `python` ("3.11"). -> dest
+
+    They are what `ganfx plugin build-blender --platform ...` packs, from a cache folder that is
+    filled by pip download on first use, so later runs need no network.
+    """
+    platform = packaging.host_platform()
+    if platform is None:
+        pytest.skip("Blender has no build for this machine")
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = cache_home / "ganfx" / "blender-wheels" / f"{platform}-py{python}"
+    pins = packaging.pinned()
+    assert all("==" in pin for pin in pins), pins  # the tests pack exactly what they ran with
+
+    def cached(pin):
+        name, _, version = pin.partition("==")
+        key = re.sub(r"[-_.]+", "_", name).lower()  # wheel file names spell names this way
+        return [w for w in sorted(cache.glob("*.whl")) if w.name.lower().split("-")[:2] == [key, version]]
+
+    missing = [pin for pin in pins if not cached(pin)]
+    if missing:
+        packaging.download_wheels(cache, [platform], missing, pythons=[python])
+    dest.mkdir()
+    for pin in pins:
+        wheels = cached(pin)
+        assert wheels, f"pip download gave no wheel for {pin}"
+        (dest / wheels[-1].name).symlink_to(wheels[-1])
+    return dest
 
 
 def make_failing_model(path):
@@ -94,7 +145,11 @@ def test_worker_thread_job_reports_progress_and_cancel_leaves_nothing(tmp_path, 
 
 @pytest.mark.blender
 def test_blender_extension_end_to_end(tmp_path, effect_path):
-    pytest.importorskip("bpy", reason="needs Blender as a Python module (pip install bpy)")
+    python = blender_python()
+    probe = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, f"GANFX_BLENDER_PYTHON={python} does not run: {probe.stderr[-500:]}"
+    wheels = runtime_wheels(probe.stdout.strip(), tmp_path / "wheels")
     models = tmp_path / "models"
     models.mkdir()
     make_effect_model(models / "testfx.onnx")
@@ -102,7 +157,7 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     make_failing_model(models / "broken.onnx")
     clip = make_clip(tmp_path / "plate.mp4", frames=12, audio=None)
     zpath = tmp_path / "ganfx_blender.zip"
-    assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download"]) == 0
+    assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download", "--wheels", str(wheels)]) == 0
     out = tmp_path / "renders"
     out.mkdir()
     cfg = {"zip": str(zpath), "models": str(models), "clip": str(clip), "out": str(out),
@@ -115,12 +170,19 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "GANFX_THREADS": "1", "GANFX_MODELS": "",
            "XDG_CONFIG_HOME": str(home / ".config")}
-    done = subprocess.run([sys.executable, str(HERE / "blender_session.py"), str(tmp_path / "cfg.json")],
+    done = subprocess.run([python, str(HERE / "blender_session.py"), str(tmp_path / "cfg.json")],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     r = json.loads(Path(cfg["result"]).read_text())
 
-    assert r["enabled"] and r["ganfx_from"].startswith(str(home))  # ganfx ran from the packed wheel
+    # ganfx ran from the zip's wheels: this Blender's Python had none before the install, and
+    # ganfx and its compiled dependencies were imported from the extensions folder in HOME.
+    assert r["imported_before"] == [] and not any(r["importable_before"].values()), r["importable_before"]
+    assert r["enabled"]
+    extensions = Path(r["extensions_dir"])
+    assert extensions.is_relative_to(home.resolve()), extensions
+    for name, path in r["modules_from"].items():
+        assert Path(path).resolve().is_relative_to(extensions), (name, path)
     assert r["params"] == {"strength": ["double", "Strength", 1.0], "look": ["choice", "Look", "warm"]}
     # The source shows movie frames 2..8 at scene frames 7..13; the result sits above, aligned.
     assert r["source"] == [1, 7, 14, 12]  # 12 frames, 2 trimmed at the head, 3 at the tail
@@ -168,9 +230,10 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     for case, (status, message, unchanged) in errors.items():
         assert status == ["CANCELLED"] and message.startswith("Error: ganfx:") and unchanged, (case, message)
     assert f"no model named 'no_such_model' in the models folder {models}" in errors["missing model"][1]
-    assert "'colour' is a color strip" in errors["wrong strip type"][1]
+    assert "'colour' is a color strip" in errors["wrong strip type"][1] and r["colour"] == [1, 11]
     assert "render failed" in errors["failed render"][1]
     assert "is a texture model" in errors["texture model as effect"][1]
     assert not [p for p in out.rglob("*partial*")]
 
     assert r["disabled"] and r["operator_gone"] and r["scene_prop_gone"]
+    shutil.rmtree(home)  # the unpacked wheels are a few hundred MB; kept for a look only on failure

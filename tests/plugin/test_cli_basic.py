@@ -49,7 +49,8 @@ def test_info_shows_contract(user_models, capsys):
     assert "seed (seed) = 0" in out and "CPUExecutionProvider" in out
     assert main(["info", "testfx", "--json"]) == 0
     md = json.loads(capsys.readouterr().out)
-    assert md["ganfx.kind"] == "effect" and json.loads(md["ganfx.params"])[0]["name"] == "strength"
+    assert md["ganfx.kind"] == "effect" and md["ganfx.params"][0]["name"] == "strength"
+    assert md["ganfx.io"]["inputs"][0]["channels"] == 3 and md["ganfx.halo"] == 2 and md["ganfx.parity"] == 0.0
 
 
 @pytest.mark.parametrize("arg,needle", [("nosuch", "no model named 'nosuch'"), ("missing/x.onnx", "not found")])

@@ -4,10 +4,11 @@ import json
 
 import onnx
 import pytest
-from onnx_models import effect_spec, make_effect_model, texture_spec
+from onnx_models import effect_spec, flip_weight_bytes, make_effect_model, texture_spec
 
-from ganfx.runtime.contract import REQUIRED_KEYS, ModelSpec, ParamSpec, read_spec
-from ganfx.runtime.errors import ContractError, UserInputError
+from ganfx.runtime.contract import DIGEST_KEY, REQUIRED_KEYS, ModelSpec, ParamSpec, read_spec
+from ganfx.runtime.errors import ContractError, ModelLoadError, UserInputError
+from ganfx.runtime.onnxfile import weights_digest
 
 
 @pytest.mark.parametrize("make_spec", [effect_spec, texture_spec])
@@ -96,7 +97,38 @@ def test_graph_mismatch_is_refused(tmp_path):
 def test_onnx_metadata_matches_what_onnx_reads(effect_path):
     model = onnx.load(str(effect_path))
     props = {p.key: p.value for p in model.metadata_props}
+    digest = props.pop(DIGEST_KEY)
     assert props == effect_spec().to_metadata()
+    assert digest == weights_digest(model.SerializeToString()) == read_spec(effect_path).digest
+
+
+def test_digest_key_round_trip_and_format():
+    md = {**effect_spec().to_metadata(), DIGEST_KEY: "sha256:" + "ab" * 32}
+    spec = ModelSpec.from_metadata(md)
+    assert spec.digest == "sha256:" + "ab" * 32 and spec.to_metadata() == md
+    for bad in ("md5:abc", "sha256:" + "AB" * 32, "sha256:" + "a" * 63, ""):
+        with pytest.raises(ContractError, match="ganfx.digest") as err:
+            ModelSpec.from_metadata({**md, DIGEST_KEY: bad}, path="fx.onnx")
+        assert str(err.value).startswith("fx.onnx: ")
+
+
+def test_digest_ignores_metadata_and_tensor_order(effect_path):
+    model = onnx.load(str(effect_path))
+    before = weights_digest(model.SerializeToString())
+    model.metadata_props.add(key="note", value="changed")
+    inits = list(model.graph.initializer)[::-1]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(inits)
+    assert weights_digest(model.SerializeToString()) == before
+    model.graph.initializer[0].raw_data = bytes(len(model.graph.initializer[0].raw_data))
+    assert weights_digest(model.SerializeToString()) != before
+
+
+def test_flipped_weight_bytes_are_refused_by_read_spec(tmp_path, effect_path):
+    bad = flip_weight_bytes(effect_path, tmp_path / "flipped.onnx")
+    with pytest.raises(ModelLoadError, match="weights do not match the contract's ganfx.digest") as err:
+        read_spec(bad)
+    assert str(err.value).startswith(str(bad)) and "\n" not in str(err.value)
 
 
 def test_param_coercion():

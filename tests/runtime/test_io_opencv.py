@@ -23,8 +23,9 @@ def test_opencv_writer_writes_a_readable_video(tmp_path):
 
 def test_opencv_writer_refusals(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"keep")
-    with pytest.raises(MediaIOError, match="overwrite"):
+    with pytest.raises(MediaIOError, match="exists already") as err:
         open_writer(tmp_path / "x.mp4", OutputSpec(64, 48), backend="opencv")
+    assert err.value.about == "overwrite"
     with pytest.raises(UserInputError, match="FourCC"):
         open_writer(tmp_path / "y.mp4", OutputSpec(64, 48, codec="h264x"), backend="opencv")
     with pytest.raises(UserInputError, match="unknown writer"):

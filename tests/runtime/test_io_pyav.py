@@ -168,9 +168,9 @@ def test_frame_range_trims_timestamps_and_audio(tmp_path):
 def test_writer_never_replaces_without_overwrite(tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious")
-    with pytest.raises(MediaIOError, match="overwrite"):
+    with pytest.raises(MediaIOError, match="exists already") as err:
         open_writer(out, OutputSpec(64, 48))
-    assert out.read_bytes() == b"precious"
+    assert err.value.about == "overwrite" and out.read_bytes() == b"precious"
     w = open_writer(out, OutputSpec(64, 48, overwrite=True))
     w.write(Frame(0, frame_image(0)))
     w.abort()  # an aborted render leaves the old file alone and no temp file
@@ -240,17 +240,18 @@ def test_frame_range_seeks_to_the_same_frames(tmp_path, ext, codec, pix):
                 assert f.pts == full[f.number].pts and np.array_equal(f.image, full[f.number].image)
 
 
-def test_truncated_matroska_is_reported_when_frames_run_out(tmp_path):
+def test_truncated_matroska_is_refused_with_both_frame_counts(tmp_path):
+    """A cut-off mkv still states its video track's duration: reading it fails up front (it
+    used to render the frames that were there and exit 0), naming frames read and expected."""
     clip = make_clip(tmp_path / "full.mkv", frames=40, codec="ffv1", pix_fmt="bgr0", audio=None)
     with open_reader(clip) as r:
-        count = r.properties.frame_count
+        assert r.properties.frame_count == 40
     data = clip.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[: int(len(data) * 0.6)])
-    with open_reader(cut) as r:
-        assert r.properties.frame_count < count  # counted from the packets that are there
-        frames = list(r.frames())
-    assert len(frames) == r.properties.frame_count
+    with pytest.raises(MediaIOError, match=r"only \d+ of its 40 frames can be read .* truncated or damaged") as err:
+        open_reader(cut)
+    assert str(err.value).startswith(str(cut))
 
 
 def test_millisecond_time_base_goes_onto_the_exact_rate_grid(tmp_path):
@@ -344,3 +345,34 @@ def test_timecode_follows_the_first_rendered_frame(tmp_path, rate, start, first,
     if probe is not None:
         tmcd = [st for st in probe["streams"] if st.get("codec_tag_string") == "tmcd"]
         assert tmcd and tmcd[0]["tags"]["timecode"] == expect
+
+
+def test_writer_refuses_a_folder_at_the_name_before_anything_is_made(tmp_path):
+    (tmp_path / "out.mp4").mkdir()
+    with pytest.raises(MediaIOError, match="out.mp4: is a folder"):
+        open_writer(tmp_path / "out.mp4", OutputSpec(64, 48, overwrite=True))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+@pytest.mark.parametrize("name,quality,needle", [
+    ("o.mp4", 99, "quality (CRF) 99 is outside 0-51"),
+    ("o.mp4", -1, "quality (CRF) -1 is outside 0-51"),
+    ("o.mkv", 20, "ffv1 has no quality (CRF) setting"),
+    ("o.mov", 20, "prores has no quality (CRF) setting"),
+])
+def test_quality_is_checked_never_clamped(tmp_path, name, quality, needle):
+    with pytest.raises(UserInputError) as err:
+        open_writer(tmp_path / name, OutputSpec(64, 48, quality=quality))
+    assert needle in str(err.value) and err.value.about == "quality"
+    assert list(tmp_path.iterdir()) == []
+    for q in (0, 51):
+        with open_writer(tmp_path / f"q{q}.mp4", OutputSpec(64, 48, quality=q)) as w:
+            w.write(Frame(0, frame_image(0)))
+
+
+def test_reader_never_opens_a_pipe(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.mp4")
+    with pytest.raises(MediaIOError, match=r"pipe.mp4: is a named pipe \(FIFO\), not a file"):
+        open_reader(tmp_path / "pipe.mp4")

@@ -124,8 +124,10 @@ def test_overwrite_and_resume(tmp_path):
     make_sequence(tmp_path / "o.####.png", [1, 2])
     before = (tmp_path / "o.0001.png").read_bytes()
     spec = OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4))
-    with pytest.raises(MediaIOError, match=r"output exists \(o\.0001\.png and 1 more\).*--overwrite.*--resume"):
+    exists = r"output exists \(o\.0001\.png and 1 more\); replace it or keep them"
+    with pytest.raises(MediaIOError, match=exists) as err:
         open_writer(tmp_path / "o.####.png", spec)
+    assert err.value.about == "overwrite_or_resume"  # the CLI names --overwrite and --resume
     w = open_writer(tmp_path / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4), resume=True))
     assert w.done_frames == {1, 2}
     w = open_writer(tmp_path / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3, 4), overwrite=True))
@@ -177,3 +179,72 @@ def test_convert_image_depths_and_alpha():
     lin = np.full((2, 2, 4), 0.5, np.float32)  # linear colour, alpha 0.5
     out = convert_image(lin, np.uint8, 4)
     assert out[0, 0, 0] == round(float(linear_to_srgb(np.float32(0.5))) * 255) and out[0, 0, 3] == 128
+
+
+def test_pattern_padding_has_a_limit(tmp_path):
+    assert parse_pattern(tmp_path / ("s." + "#" * 16 + ".png")).padding == 16
+    with pytest.raises(UserInputError, match="17 digits is more than 16"):
+        parse_pattern(tmp_path / "s.%017d.png")
+
+
+def test_damaged_png_frames_are_named_before_libpng_speaks(tmp_path):
+    from ganfx.runtime.io.images import png_damage
+
+    [path] = make_sequence(tmp_path / "f.####.png", [1])
+    good = path.read_bytes()
+    assert png_damage(np.frombuffer(good, np.uint8)) is None
+    path.write_bytes(good[:-20])
+    with pytest.raises(MediaIOError, match="damaged PNG .*truncated"):
+        read_image(path)
+    broken = bytearray(good)
+    broken[60:70] = bytes(10)
+    path.write_bytes(bytes(broken))
+    with pytest.raises(MediaIOError, match=r"damaged PNG \(chunk 'IDAT' at byte \d+ fails its CRC\)"):
+        read_image(path)
+
+
+def test_pipes_and_folders_named_like_frames(tmp_path):
+    import os
+
+    make_sequence(tmp_path / "in" / "s.####.png", [1, 2])
+    os.mkfifo(tmp_path / "in" / "s.0003.png")
+    with pytest.raises(MediaIOError, match=r"s\.0003\.png: is a named pipe \(FIFO\), not a file"):
+        open_reader(tmp_path / "in" / "s.####.png")  # refused by stat: never opened, never blocks
+    (tmp_path / "out" / "o.0002.png").mkdir(parents=True)
+    spec = OutputSpec(64, 48, frame_numbers=(1, 2, 3), overwrite=True)
+    with pytest.raises(MediaIOError, match="o.0002.png: is a folder"):
+        open_writer(tmp_path / "out" / "o.####.png", spec)
+    with pytest.raises(MediaIOError, match="o.0002.png: is a folder"):
+        open_writer(tmp_path / "out" / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3), resume=True))
+
+
+def test_quality_only_where_it_applies(tmp_path):
+    with pytest.raises(UserInputError, match=".png frames have no quality setting") as err:
+        open_writer(tmp_path / "o.####.png", OutputSpec(64, 48, frame_numbers=(1,), quality=20))
+    assert err.value.about == "quality"
+    with pytest.raises(UserInputError, match="JPEG quality 101 is outside 0-100"):
+        open_writer(tmp_path / "o.####.jpg", OutputSpec(64, 48, frame_numbers=(1,), quality=101))
+    sizes = {}
+    for q in (0, 95):  # quality 0 is quality 0 (it was taken for "unset" and became 95)
+        with open_writer(tmp_path / f"q{q}.jpg", OutputSpec(64, 48, frame_numbers=(0,), quality=q)) as w:
+            w.write(Frame(0, frame_image(3)))
+        sizes[q] = (tmp_path / f"q{q}.jpg").stat().st_size
+    assert sizes[0] < sizes[95]
+
+
+def test_partials_of_dead_renders_are_removed_once_per_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    out = tmp_path / "o"
+    out.mkdir()
+    dead = [out / f".o.{n:04d}.partial-{child.pid}.png" for n in (1, 2)]
+    live = out / f".o.0003.partial-{os.getpid()}.png"
+    other = out / f".x.0001.partial-{child.pid}.png"  # another sequence's: not ours to remove
+    for p in (*dead, live, other):
+        p.write_bytes(b"partial")
+    open_writer(out / "o.####.png", OutputSpec(64, 48, frame_numbers=(1, 2, 3)))
+    assert not any(p.exists() for p in dead) and live.exists() and other.exists()

@@ -148,3 +148,39 @@ def test_wrong_kind_calls(effect_path, texture_path):
         load_model(effect_path).generate(8, 8)
 
 
+
+
+def test_weights_digest_checked_at_load(tmp_path, effect_path, caplog):
+    from onnx_models import flip_weight_bytes
+
+    assert load_model(effect_path).spec.digest.startswith("sha256:")
+    bad = flip_weight_bytes(effect_path, tmp_path / "flipped.onnx")
+    with pytest.raises(ModelLoadError, match="weights do not match the contract's ganfx.digest") as err:
+        load_model(bad)
+    assert str(err.value).startswith(str(bad))
+    old = make_effect_model(tmp_path / "old.onnx", metadata=effect_spec().to_metadata())  # exported before the key
+    with caplog.at_level(logging.WARNING, logger="ganfx"):
+        load_model(old)
+        load_model(old)
+    warnings = [r.getMessage() for r in caplog.records if "no weights digest" in r.getMessage()]
+    assert len(warnings) == 1 and "old.onnx" in warnings[0]
+
+
+def test_names_that_are_not_model_files(tmp_path, user_models, monkeypatch):
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "testfx").mkdir()  # a folder named like a model does not hide it
+    assert resolve_model_path("testfx") == user_models / "testfx.onnx"
+    with pytest.raises(ModelLoadError, match="the model name is empty"):
+        resolve_model_path("  ")
+    os.mkfifo(tmp_path / "pipe.onnx")
+    with pytest.raises(ModelLoadError, match=r"pipe.onnx: is a named pipe \(FIFO\), not a file"):
+        load_model(tmp_path / "pipe.onnx")
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "many", "100000"])
+def test_bad_thread_counts_are_refused(effect_path, monkeypatch, value):
+    monkeypatch.setenv("GANFX_THREADS", value)
+    with pytest.raises(ProviderError, match="GANFX_THREADS must be a whole number from 1 to 1024"):
+        load_model(effect_path)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ganfx.trainer.effect_footage import render_shot, write_clip, write_png
+from ganfx.runtime.io.images import write_png
+from ganfx.trainer.effect_footage import render_shot, write_clip
 from ganfx.trainer.effect_targets import apply_process
 
 

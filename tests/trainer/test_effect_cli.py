@@ -9,7 +9,7 @@ from ganfx.plugin.cli import main
 
 TINY = ["--patch", "32", "--batch", "2", "--g-width", "8", "--g-blocks", "1", "--d-width", "8",
         "--iterations", "2", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2", "--threads", "1",
-        "--no-progress"]
+        "--no-progress", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def test_train_export_eval(tmp_path, footage, capsys):
     run = runs / "00000-pan"
     assert (run / "config.json").is_file() and (run / "checkpoint-000002.json").is_file()
     assert json.loads((run / "config.json").read_text())["effect"]["keyframes"] == str(kf)
+    assert json.loads((run / "config.json").read_text())["loop"]["device"] == "cpu"
     assert main(["export", str(run), "-o", str(tmp_path / "pan.onnx")]) == 0
     capsys.readouterr()
     png = tmp_path / "rows.png"
@@ -43,7 +44,7 @@ def test_train_export_eval(tmp_path, footage, capsys):
     assert report["temporal"]["reference"] == "source clip"
     pairs = make_pairs(tmp_path / "pairs", size=(64, 64))
     assert main(["eval", str(tmp_path / "pan.onnx"), "--pairs", str(pairs), "--reference", "stylization",
-                 "--video", str(clip), "--png", str(png)]) == 0
+                 "--video", str(clip), "--png", str(png), "--overwrite"]) == 0
     out = capsys.readouterr().out
     assert "held-out pairs: 2" in out and "reference (target process stylization)" in out
 
@@ -56,7 +57,7 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("case", ["unmatched", "size", "outside", "empty", "no-data", "both-forms"])
 def test_bad_input_one_line(tmp_path, footage, capsys, case):
-    from ganfx.trainer.effect_footage import write_png
+    from ganfx.runtime.io.images import write_png
     from effect_fixtures import photo
 
     clip, kf, _ = footage
@@ -81,10 +82,10 @@ def test_bad_input_one_line(tmp_path, footage, capsys, case):
         args += ["--video", str(clip), "--keyframes", str(tmp_path / "kf")]
         want = "no images"
     elif case == "no-data":
-        want = "give either --pairs DIR or --video CLIP --keyframes DIR"
+        want = "give either a pairs folder or a clip and its keyframes folder (--pairs, --video, --keyframes)"
     else:
         args += ["--pairs", str(tmp_path), "--video", str(clip), "--keyframes", str(kf)]
-        want = "give either --pairs DIR or --video CLIP --keyframes DIR"
+        want = "give either a pairs folder or a clip and its keyframes folder (--pairs, --video, --keyframes)"
     assert main(args) == 1
     line = error_line(capsys)
     assert line.startswith("ganfx train: error:") and want in line

@@ -5,8 +5,9 @@ import pytest
 from effect_fixtures import make_clip, make_keyframes, make_pairs, photo
 
 from ganfx.runtime.errors import GanfxError, MediaIOError, UserInputError
+from ganfx.runtime.frames import to_unit
+from ganfx.runtime.io.images import write_png
 from ganfx.trainer.effect_data import PatchSampler, frame_number, load_keyframes, load_pairs, read_clip_frames
-from ganfx.trainer.effect_footage import write_png
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_keyframes_decode_the_right_frames(tmp_path, clip):
     pairs = load_keyframes(clip, kf)
     assert [p.frame for p in pairs] == [0, 5, 11]
     decoded = read_clip_frames(clip, [5])[5]
-    assert np.array_equal(pairs[1].input, decoded.astype(np.float32) / 255)
+    assert np.array_equal(pairs[1].input, to_unit(decoded))  # the scaling the runtime feeds networks
     assert frame_number("shot.0012.png") == 12 and frame_number("frame_7_v2_0030.png") == 30
 
 

@@ -1,6 +1,7 @@
-"""ONNX export: the contract, parity with torch, fp16, the measured halo, refusals."""
+"""ONNX export: the contract, parity with torch, fp16, the measured halo, refusals, no data needed."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -32,7 +33,7 @@ def exported(run_dir):
 def test_contract_is_complete_and_matches_the_network(run_dir, exported):
     path, parity = exported
     spec = read_spec(path)
-    task, G, ckpt = load_run_generator(run_dir)
+    G = load_run_generator(run_dir).G
     assert spec.kind == "texture" and spec.name == "tinytex" and spec.license == "MIT"
     assert spec.noise.channels == 4 and spec.noise.stride == 4
     assert spec.noise.halo == measure_halo_cells(G) and spec.halo == spec.noise.halo * 4
@@ -48,7 +49,7 @@ def test_contract_is_complete_and_matches_the_network(run_dir, exported):
 
 def test_runtime_render_equals_torch_render(run_dir, exported):
     path, _ = exported
-    _, G, _ = load_run_generator(run_dir)
+    G = load_run_generator(run_dir).G
     want = render(G, 40, 56, seed=5)  # torch, noise from the same NoiseField
     got = load_model(path).generate(56, 40, seed=5)
     assert got.shape == want.shape == (40, 56, 3)
@@ -79,8 +80,7 @@ def test_measured_halo_is_exact_for_tiling():
 
 
 def test_export_fails_above_the_parity_limit_and_writes_nothing(run_dir, tmp_path):
-    task, G, _ = load_run_generator(run_dir)
-    plan = task.export_plan(G)
+    plan = load_run_generator(run_dir).export_plan()
     out = tmp_path / "bad.onnx"
     with pytest.raises(ExportError, match="differs from torch"):
         export_plan(plan, out, limit=-1.0)
@@ -103,3 +103,53 @@ def test_a_grey_exemplar_gives_a_grey_model_and_a_colour_one_keeps_its_colour(ex
     path, _ = export_run(run, tmp_path / "grey.onnx")
     img = load_model(path).generate(48, 40, seed=2)
     assert img.std() > 0.01 and np.abs(img - img[..., :1]).max() < 1e-6  # R = G = B, and not flat
+
+
+def _moved_away(paths, tmp_path):
+    """Move data files/folders into a hidden place; returns a function putting them back."""
+    import shutil
+
+    away = tmp_path / "away"
+    away.mkdir()
+    moves = [(Path(p), away / f"{i}-{Path(p).name}") for i, p in enumerate(paths)]
+    for src, dst in moves:
+        shutil.move(str(src), str(dst))
+    return lambda: [shutil.move(str(dst), str(src)) for src, dst in moves]
+
+
+def test_export_needs_only_the_checkpoint_texture(tmp_path):
+    """Exemplar gone: export builds the generator from config.json + EMA weights, same file."""
+    ex = stripes(tmp_path / "ex.png")
+    run = train(TextureTask(tiny_config(ex)), tiny_loop(2), tmp_path / "run", log=lambda *_: None).run_dir
+    with_data, _ = export_run(run, tmp_path / "a.onnx")
+    put_back = _moved_away([ex], tmp_path)
+    assert not ex.exists()
+    without, parity = export_run(run, tmp_path / "b.onnx")
+    put_back()
+    assert parity <= 1e-3 and with_data.read_bytes() == without.read_bytes()
+    assert read_spec(without).training["data_fingerprint"] == read_spec(with_data).training["data_fingerprint"]
+
+
+def test_export_needs_only_the_checkpoint_effect(tmp_path):
+    """Clip, keyframes and held-out frames gone: the same contract (held-out PSNR/SSIM included)."""
+    from effect_fixtures import make_clip, make_keyframes
+
+    from ganfx.trainer.effect_task import EffectConfig, EffectTask
+
+    clip = make_clip(tmp_path / "pan.mp4", frames=6)
+    kf, held = make_keyframes(tmp_path / "kf", clip, [1, 4]), make_keyframes(tmp_path / "held", clip, [3])
+    cfg = EffectConfig(video=str(clip), keyframes=str(kf), holdout=str(held), patch=32, batch=2, g_width=8,
+                       g_blocks=1, d_width=8)
+    # Checkpoint 2 is not a sample step: the loop evaluates the EMA generator for it anyway.
+    run = train(EffectTask(cfg), tiny_loop(3, sample_every=3, checkpoint_every=2), tmp_path / "run",
+                log=lambda *_: None).run_dir
+    ckpt = run / "checkpoint-000002.json"
+    with_data, _ = export_run(ckpt, tmp_path / "a.onnx")
+    put_back = _moved_away([clip, kf, held], tmp_path)
+    without, parity = export_run(ckpt, tmp_path / "b.onnx")
+    put_back()
+    a, b = read_spec(with_data), read_spec(without)
+    assert parity <= 1e-3 and with_data.read_bytes() == without.read_bytes()
+    assert a.training == b.training and b.training["iterations"] == 2 and b.training["pairs"] == 2
+    assert 0 < b.training["holdout_psnr"] < 100 and 0 < b.training["holdout_ssim"] <= 1
+    assert b.description == "kf effect learned from 2 keyframes of pan.mp4"

@@ -29,7 +29,7 @@ def test_run_folder_holds_config_checkpoints_metrics_and_pictures(exemplar, tmp_
     result = _train(exemplar, run, 6, keep_checkpoints=2)
     assert result.iteration == 6
     assert [it for it, _ in list_checkpoints(run)] == [4, 6]  # older ones pruned
-    assert not list(run.glob(".*tmp*"))  # no temporary files left behind
+    assert not list(run.glob(".*"))  # no temporary (partial) files left behind
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [2, 4, 6]
     assert {"loss_d", "loss_g", "seconds", "it_per_s"} <= set(rows[0])

@@ -29,7 +29,7 @@ def test_unreadable_and_missing_exemplars(tmp_path, capsys):
 def test_exemplar_smaller_than_the_crop(tmp_path, capsys):
     small = stripes(tmp_path / "small.png", size=(40, 40))
     _one_line_error(capsys, ["train", "texture", str(small), "-o", str(tmp_path), "--crop", "64"],
-                    str(small), "smaller than the")
+                    str(small), "smaller than the", "use a smaller crop (--crop)")  # the CLI names the flag
 
 
 def test_dry_run_writes_nothing(tmp_path, capsys):
@@ -56,7 +56,7 @@ def test_corrupt_and_pickled_checkpoints(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["train", "texture", "-o", "runs"], "exemplar"),
-    (["train", "texture", "x.png", "--stride", "6"], "power of two"),
+    (["train", "texture", "x.png", "--stride", "6"], "power of two >= 2, got 6 (--stride)"),
 ])
 def test_bad_options(argv, needle, capsys):
     _one_line_error(capsys, argv, needle)
