@@ -35,17 +35,10 @@ from .ofx import ImageEffect
 PLUGINS_ENV = "GANFX_PLUGINS"
 
 
-def _env_folders() -> list:
-    return [Path(f).expanduser() for f in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if f]
-
-
 def plugin_folders() -> list:
-    return _env_folders() + [Path("~/.local/share/ganfx/plugins").expanduser()]
+    from ganfx.runtime.files import folders_from_env
 
-
-def missing_plugin_folders() -> list:
-    """Folders named in GANFX_PLUGINS that are not folders (a typo, an unmounted share)."""
-    return [f for f in _env_folders() if not f.is_dir()]
+    return folders_from_env(PLUGINS_ENV) + [Path("~/.local/share/ganfx/plugins").expanduser()]
 
 
 def list_plugins() -> list:

@@ -331,13 +331,21 @@ def coerce_values(params, values: dict, owner: str) -> dict:
 
 def read_spec(path: str | os.PathLike) -> ModelSpec:
     """Read and validate the contract of an ONNX file, weights digest included (no onnxruntime, no onnx)."""
-    from .onnxfile import read_onnx_info
+    return read_checked(path, warn=False)[0]
+
+
+def read_checked(path: str | os.PathLike, warn: bool = True) -> tuple:
+    """(ModelSpec, OnnxInfo) of a file that passed every check a model must pass before it is opened:
+    readable ONNX, external data inside its folder, a valid contract that agrees with the graph,
+    weights that match their digest (`warn`: log once when a file has none)."""
+    from .onnxfile import check_external_data, read_onnx_info
 
     info = read_onnx_info(path)
+    check_external_data(path, info)
     spec = ModelSpec.from_metadata(info.metadata, path=path)
     spec.check_graph(info.inputs, info.outputs, path=path)
-    check_weights(spec, info, path, warn=False)
-    return spec
+    check_weights(spec, info, path, warn=warn)
+    return spec, info
 
 
 _warned_no_digest: set = set()

@@ -27,6 +27,11 @@ from .errors import MediaIOError, OutputExistsError
 _PARTIAL = re.compile(r"^\.(?P<stem>.*)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]*)?$")
 
 
+def folders_from_env(var: str) -> list:
+    """The folders an environment variable names: os.pathsep separated, ~ expanded, empty entries skipped."""
+    return [Path(f).expanduser() for f in os.environ.get(var, "").split(os.pathsep) if f]
+
+
 def partial_path(final) -> Path:
     """The temporary name `final` is written under, in its folder (a rename is atomic there)."""
     final = Path(final)
@@ -45,25 +50,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_partials(final) -> list:
-    """Remove partial files (or folders) of `final` left by processes that no longer run."""
-    final = Path(final)
+def remove_stale_partials(*finals) -> list:
+    """Remove partial files (or folders) of `finals` left by processes that no longer run.
+
+    One scan per folder however many finals there are (a sequence writer passes every frame).
+    """
+    by_folder = {}
+    for final in map(Path, finals):
+        by_folder.setdefault(final.parent, set()).add(final.name)
     removed = []
-    try:
-        entries = list(final.parent.iterdir()) if final.parent.is_dir() else []
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _PARTIAL.match(entry.name)
-        if not m or m.group("stem") != final.stem or (m.group("suffix") or "") != final.suffix:
-            continue
-        if _alive(int(m.group("pid"))):
-            continue
+    for folder, names in by_folder.items():
         try:
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-            removed.append(entry)
+            entries = list(os.scandir(folder)) if folder.is_dir() else []
         except OSError:
-            pass
+            continue
+        for entry in entries:
+            m = _PARTIAL.match(entry.name)
+            if not m or m.group("stem") + (m.group("suffix") or "") not in names or _alive(int(m.group("pid"))):
+                continue
+            path = Path(entry.path)
+            try:
+                shutil.rmtree(path) if entry.is_dir(follow_symlinks=False) else path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
     return removed
 
 
@@ -126,20 +136,29 @@ class PartialFile:
         part = PartialFile("out.mp4", overwrite=False)      # refuses an existing out.mp4 up front
         encode_into(part.tmp); part.commit()                 # or part.abort() on any error
 
-    Writers that live across many calls use this; one-shot writes use `atomic_path`.
+    Writers that live across many calls use this; one-shot writes use `atomic_path`, which is
+    built on it. `folder=True` is for a folder renamed as a whole (it must not exist yet);
+    `clean_stale=False` skips the folder scan for partials of killed processes (a writer of
+    many frames scans once, up front).
     """
 
-    def __init__(self, final, overwrite: bool = True):
-        self.final = check_target(final, overwrite)
+    def __init__(self, final, overwrite: bool = True, folder: bool = False, clean_stale: bool = True):
+        if folder:
+            self.final = Path(final)
+            if self.final.exists():
+                raise MediaIOError("output folder exists already; choose another name", path=self.final)
+        else:
+            self.final = check_target(final, overwrite)
         self.overwrite = overwrite
-        remove_stale_partials(self.final)
+        if clean_stale:
+            remove_stale_partials(self.final)
         self.tmp = partial_path(self.final)
 
     def commit(self) -> Path:
         """Rename the finished temporary to the final name; on any failure remove it and raise one line."""
         if not self.overwrite and self.final.exists():  # appeared while we were writing
             self.abort()
-            raise OutputExistsError("appeared while rendering; it was left as it is", path=self.final)
+            raise OutputExistsError("appeared while writing; it was left as it is", path=self.final)
         try:
             os.replace(self.tmp, self.final)
         except OSError as exc:
@@ -156,30 +175,22 @@ def atomic_path(final, overwrite: bool = True, folder: bool = False, clean_stale
     """Yield a temporary path beside `final`; rename it to `final` if the block succeeds.
 
     `overwrite=False` refuses an existing `final` up front; `folder=True` yields an empty
-    folder (renamed as a whole: a folder of frames appears complete or not at all).
-    On any error (or KeyboardInterrupt) the temporary is removed and `final` is untouched.
-    `clean_stale=False` skips the folder scan for partials of killed processes (a writer of
-    many frames scans once, up front).
+    folder (renamed as a whole: a folder of frames appears complete or not at all); see
+    PartialFile. On any error (or KeyboardInterrupt) the temporary is removed and `final`
+    is untouched.
     """
-    final = check_target(final, overwrite) if not folder else Path(final)
-    if folder and final.exists():
-        raise MediaIOError("output folder exists already; choose another name", path=final)
-    tmp = partial_path(final)
-    if clean_stale:
-        remove_stale_partials(final)
+    part = PartialFile(final, overwrite, folder, clean_stale)
     try:
         if folder:
-            tmp.mkdir(parents=True)
-        yield tmp
-        if not overwrite and final.exists():  # appeared while we were writing
-            raise OutputExistsError("exists already; choose another name or allow overwriting", path=final)
-        os.replace(tmp, final)
+            part.tmp.mkdir(parents=True)
+        yield part.tmp
     except OSError as exc:
-        remove_quietly(tmp)
-        raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=final) from None
+        part.abort()
+        raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=part.final) from None
     except BaseException:
-        remove_quietly(tmp)
+        part.abort()
         raise
+    part.commit()
 
 
 def write_atomic(final, data: bytes | str, overwrite: bool = True) -> Path:

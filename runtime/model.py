@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from . import frames as F
-from .contract import ModelSpec, read_spec
+from .contract import ModelSpec, read_checked, read_spec
 from .errors import ContractError, ModelLoadError, UserInputError
+from .files import check_regular_file, folders_from_env
 from .noise import NoiseField
 from .providers import choose_providers, default_threads, onnxruntime, provider_options
 from .tiling import TileGrid, round_up
@@ -35,9 +36,7 @@ DEFAULT_TILE = 1024
 
 def model_folders() -> list:
     """Where model names are looked up, in order: (label, folder)."""
-    out = []
-    for folder in filter(None, os.environ.get(USER_MODELS_ENV, "").split(os.pathsep)):
-        out.append(("user", Path(folder).expanduser()))
+    out = [("user", folder) for folder in folders_from_env(USER_MODELS_ENV)]
     out.append(("user", Path("~/.local/share/ganfx/models").expanduser()))
     from ganfx.exported_models import MODELS_DIR
 
@@ -67,14 +66,10 @@ def resolve_model_path(name_or_path, precision: str = "fp32") -> Path:
     candidate = Path(text).expanduser()
     looks_like_path = os.sep in text or "/" in text or text.endswith(".onnx")
     if candidate.is_file() or looks_like_path:  # a folder or pipe called like a model is no model: look it up
-        from .files import check_regular_file
-
         return _variant(check_regular_file(candidate, ModelLoadError, missing="model file not found"), precision)
     for _, folder in model_folders():
         path = folder / f"{text}.onnx"
         if os.path.lexists(path):  # a pipe or folder of that name is refused by name, never opened
-            from .files import check_regular_file
-
             return _variant(check_regular_file(path, ModelLoadError, missing="model file not found"), precision)
     known = ", ".join(sorted({m.name for m in list_models()})) or "none"
     raise ModelLoadError(f"no model named {text!r} (known models: {known}; or give a path to an .onnx file)")
@@ -114,14 +109,7 @@ def load_model(name_or_path, providers=None, precision: str = "fp32", threads: i
     encoding threads share the cores (the render pipeline), where spinning steals their time.
     """
     path = resolve_model_path(name_or_path, precision)
-    from .contract import check_weights
-    from .onnxfile import check_external_data, read_onnx_info
-
-    info = read_onnx_info(path)
-    check_external_data(path, info)
-    spec = ModelSpec.from_metadata(info.metadata, path=path)
-    spec.check_graph(info.inputs, info.outputs, path=path)
-    check_weights(spec, info, path)  # the weights are the ones exported (ganfx.digest)
+    spec, _ = read_checked(path)  # contract, graph, external data and weights digest
     chosen, reason = choose_providers(providers)
     log.info("%s: execution provider %s", path.name, reason)
     ort = onnxruntime()

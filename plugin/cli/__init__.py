@@ -48,6 +48,17 @@ def error_line(command: str, exc) -> str:
     return f"ganfx {command}: error: {exc}" + (f" (see {flag})" if flag else "")
 
 
+def warn_missing_folders(command: str, var: str) -> None:
+    """One warning line per folder that environment variable `var` names but that is not a
+    folder (a typo, an unmounted share): said, not skipped in silence."""
+    from ganfx.runtime.files import folders_from_env
+
+    for folder in folders_from_env(var):
+        if not folder.is_dir():
+            print(f"ganfx {command}: warning: {folder}: named in {var} but "
+                  f"{'not a folder' if folder.exists() else 'does not exist'}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganfx.runtime import __version__
 

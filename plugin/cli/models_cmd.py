@@ -7,17 +7,11 @@ def add_arguments(parser):
 
 def run(args) -> int:
     import json
-    import os
-    import sys
-    from pathlib import Path
 
+    from ganfx.plugin.cli import warn_missing_folders
     from ganfx.runtime.model import USER_MODELS_ENV, list_models, model_folders
 
-    for folder in filter(None, os.environ.get(USER_MODELS_ENV, "").split(os.pathsep)):
-        folder = Path(folder).expanduser()
-        if not folder.is_dir():  # a typo or an unmounted share: said, not skipped in silence
-            print(f"ganfx models: warning: {folder}: named in {USER_MODELS_ENV} but "
-                  f"{'not a folder' if folder.exists() else 'does not exist'}", file=sys.stderr)
+    warn_missing_folders("models", USER_MODELS_ENV)
     entries = list_models()
     if args.json:
         print(json.dumps([

@@ -47,13 +47,10 @@ def run(args) -> int:
 
 def _list() -> int:
     """Plugins by name; a GANFX_PLUGINS entry that is not a folder is said, not skipped in silence."""
-    import sys
+    from ganfx.plugin.cli import warn_missing_folders
+    from ganfx.plugin.discovery import PLUGINS_ENV, list_plugins, plugin_folders
 
-    from ganfx.plugin.discovery import PLUGINS_ENV, list_plugins, missing_plugin_folders, plugin_folders
-
-    for folder in missing_plugin_folders():
-        print(f"ganfx plugin: warning: {folder}: named in {PLUGINS_ENV} but "
-              f"{'not a folder' if folder.exists() else 'does not exist'}", file=sys.stderr)
+    warn_missing_folders("plugin", PLUGINS_ENV)
     plugins = list_plugins()
     for name, path in plugins:
         print(f"{name}\t{path}")

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError
-from ..files import partial_path, remove_quietly  # noqa: F401  (the backends import them from here)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,10 @@ def exr_pixel_dtype(path) -> np.dtype:
 
 
 def write_image(path, image: np.ndarray, exr_type: str = "half", quality: int = 95) -> None:
-    """Write [H,W,3|4] RGB(A) to `path` (format by extension). Callers write to a temp name."""
+    """Write [H,W,3|4] RGB(A) (or [H,W] grey, not for EXR) to `path`, format by extension.
+
+    Callers write to a temporary name (runtime.files); `write_png` does that for PNGs.
+    """
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".exr":
@@ -189,7 +192,10 @@ def write_image(path, image: np.ndarray, exr_type: str = "half", quality: int = 
             raise MediaIOError(f"cannot write the EXR ({exc})", path=path) from None
         return
     cv2 = _cv2()
-    bgr = image[..., [2, 1, 0, 3]] if image.shape[-1] == 4 else image[..., ::-1]
+    if image.ndim == 2:
+        bgr = image
+    else:
+        bgr = image[..., [2, 1, 0, 3]] if image.shape[-1] == 4 else image[..., ::-1]
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext in (".jpg", ".jpeg") else []
     if ext == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]  # fast, still well compressed
@@ -217,14 +223,8 @@ def write_png(path, image: np.ndarray, overwrite: bool = True) -> Path:
         raise MediaIOError(f"PNG takes uint8, uint16 or float pixels, got {img.dtype}", path=path)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    if img.ndim == 3 and img.shape[2] in (3, 4):
-        img = img[..., [2, 1, 0, 3]] if img.shape[2] == 4 else img[..., ::-1]
-    elif img.ndim != 2:
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (3, 4))):
         raise MediaIOError(f"PNG takes [H,W] or [H,W,1|3|4] pixels, got shape {list(img.shape)}", path=path)
-    cv2 = _cv2()
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise MediaIOError("PNG encoding failed", path=path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_bytes(buf.tobytes())
+    with atomic_path(path, overwrite=overwrite) as tmp:  # the temporary keeps the .png extension
+        write_image(tmp, img)
     return Path(path)

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import MediaIOError, UserInputError, require
 from ..files import PartialFile, check_target
 from .base import (
-    Frame, OutputSpec, Writer, prepare_folder, remove_empty_folders, remove_quietly,
+    Frame, OutputSpec, Writer, prepare_folder, remove_empty_folders,
 )
 
 log = logging.getLogger("ganfx")
@@ -55,7 +55,7 @@ class OpenCVWriter(Writer):
                                    (spec.width, spec.height))
         if not self._vw.isOpened():
             self._vw = None
-            remove_quietly(self.tmp)
+            self._part.abort()
             raise MediaIOError(f"OpenCV cannot write {fourcc} into {ext}", path=self.path)
         self._count = 0
 
@@ -73,7 +73,7 @@ class OpenCVWriter(Writer):
         self._vw.release()
         self._vw = None
         if self._count == 0:
-            remove_quietly(self.tmp)
+            self._part.abort()
             raise MediaIOError("no frames were written", path=self.path)
         self._part.commit()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaIOError, OutputExistsError, UserInputError
-from ..files import _PARTIAL, atomic_path, check_regular_file, check_target, remove_stale_partials
+from ..files import atomic_path, check_regular_file, check_target, remove_stale_partials
 from .base import (
     Frame, MediaProperties, OutputSpec, Reader, Writer,
     convert_image, prepare_folder, remove_empty_folders,
@@ -197,26 +197,10 @@ class SequenceWriter(Writer):
                                     resumable=self.pattern is not None)
         self.done_frames = frozenset(existing) if spec.resume and not spec.overwrite else frozenset()
         self._made = prepare_folder(self._final(numbers[0] if numbers else 0))
-        self._remove_stale_partials(numbers)
+        remove_stale_partials(*(self._final(n) for n in numbers))  # partial frames of killed renders
 
     def _final(self, number: int) -> Path:
         return self.path if self.pattern is None else self.pattern.path(number)
-
-    def _remove_stale_partials(self, numbers) -> None:
-        """Partial frames of killed renders (.shot.0007.partial-PID.png): one folder scan, not one per frame."""
-        folder = self._final(numbers[0] if numbers else 0).parent
-        wanted = {self._final(n).name for n in numbers}
-        try:
-            names = [e.name for e in os.scandir(folder) if e.name.startswith(".")]
-        except OSError:
-            return
-        finals = set()
-        for name in names:
-            m = _PARTIAL.match(name)
-            if m and m.group("stem") + (m.group("suffix") or "") in wanted:
-                finals.add(m.group("stem") + (m.group("suffix") or ""))
-        for final in sorted(finals):
-            remove_stale_partials(folder / final)
 
     def write(self, frame: Frame) -> None:
         final = self._final(frame.number)
