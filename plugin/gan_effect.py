@@ -87,11 +87,12 @@ class GanEffect(ImageEffect):
         if any(a.source.bounds != src.bounds for a in args):
             raise UserInputError(f"{self.spec.name}: frames of one window must share their region of interest")
         pixels = np.stack([a.source.pixels for a in args])  # [N,h,w,C] over src.bounds
-        fmt = first.output or PixelFormat.of(pixels)
+        source = PixelFormat.of(pixels)
+        fmt = first.output or source
         # The model's own `tile` parameter (0 = off) tiles inside this render window.
         tile = int(instance.values.get("tile", 0) or 0) or None
         out = self.model.apply(pixels, strength=float(instance.values.get("strength", 1.0)), tile=tile,
-                               colorspace=PixelFormat.of(pixels).colorspace, dtype=fmt.numpy_dtype,
+                               colorspace=source.colorspace, dtype=fmt.numpy_dtype,
                                out_colorspace=fmt.colorspace, channels=fmt.channels)
         w, b = first.render_window, src.bounds
         return out[:, w.y1 - b.y1 : w.y2 - b.y1, w.x1 - b.x1 : w.x2 - b.x1]

@@ -147,7 +147,8 @@ def build_blender_extension(output, platforms=(), download: bool = True, wheel_d
     if bad:
         raise UserInputError(f"unknown platform {bad[0]!r} (known: {', '.join(PLATFORMS)})")
     if download and not platforms:
-        raise UserInputError("name the platforms to pack wheels for (--platform linux-x64 ...), or --no-download")
+        raise UserInputError("name the platforms to pack wheels for (linux-x64, ...), or pack without downloading",
+                             about="platform")
     output = check_target(output, overwrite, what="extension zip")  # before any download
 
     with tempfile.TemporaryDirectory() as tmp:

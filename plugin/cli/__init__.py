@@ -38,7 +38,7 @@ FLAGS = {
     "overwrite_or_resume": "--overwrite or --resume", "tile": "--tile",
     "batch": "--batch", "codec": "--codec", "quality": "--crf", "writer": "--writer", "fps": "--fps",
     "size": "--size", "precision": "--precision", "provider": "--provider", "param": "--param",
-    "seconds": "--seconds",
+    "seconds": "--seconds", "platform": "--platform or --no-download",
 }
 
 

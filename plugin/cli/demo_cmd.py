@@ -48,6 +48,16 @@ def _bar(args, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="frame", disable=args.no_progress, dynamic_ncols=True)
 
 
+def _video_frames(args) -> int:
+    """Frames of the texture video; at least 2 (a loop needs somewhere to go)."""
+    from ganfx.runtime.errors import UserInputError
+
+    frames = int(round(args.seconds * args.fps))
+    if frames < 2 or args.fps < 1:
+        raise UserInputError(f"the video needs at least 2 frames ({args.seconds} s at {args.fps} fps)", about="seconds")
+    return frames
+
+
 def _texture_video(args, out_dir: Path) -> list:
     """2x2 grid of shipped textures (repeated if fewer than four), looping exactly."""
     from fractions import Fraction
@@ -55,13 +65,10 @@ def _texture_video(args, out_dir: Path) -> list:
     import numpy as np
 
     from ganfx.plugin.session import SessionOptions, open_session
-    from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.io import OutputSpec, open_writer
     from ganfx.runtime.io.base import Frame
 
-    frames = int(round(args.seconds * args.fps))
-    if frames < 2 or args.fps < 1:
-        raise UserInputError(f"the video needs at least 2 frames ({args.seconds} s at {args.fps} fps)", about="seconds")
+    frames = _video_frames(args)
     entries = _shipped_textures()
     w, h = VIDEO_SIZE[0] // 2, VIDEO_SIZE[1] // 2
     # frame `frames` would equal frame 0: the video loops
@@ -129,12 +136,11 @@ PARTS = {
 def run(args) -> int:
     import time
 
-    from ganfx.runtime.errors import MediaIOError, UserInputError
+    from ganfx.runtime.errors import MediaIOError
     from ganfx.runtime.io.base import remove_empty_folders
 
     out_dir = Path(args.output)
-    if int(round(args.seconds * args.fps)) < 2 or args.fps < 1:  # checked before the folder is made
-        raise UserInputError(f"the video needs at least 2 frames ({args.seconds} s at {args.fps} fps)", about="seconds")
+    _video_frames(args)  # checked before the folder is made
     made = [p for p in reversed([out_dir, *out_dir.parents]) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

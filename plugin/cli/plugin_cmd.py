@@ -26,8 +26,6 @@ def run(args) -> int:
     from pathlib import Path
 
     from ganfx.runtime.errors import UserInputError
-    from ganfx.runtime.files import check_target
-
     if args.plugin_command == "list":
         return _list()
     from ganfx.plugin.packaging import build_blender_extension
@@ -35,12 +33,12 @@ def run(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".zip":
         raise UserInputError("a Blender extension is a .zip file: give a name ending in .zip", path=out)
-    check_target(out, args.overwrite, what="zip")  # a folder, a missing folder, an existing zip: before packing
     if args.wheels and not Path(args.wheels).is_dir():
         raise UserInputError("no such folder" if not Path(args.wheels).exists() else "is not a folder",
                              path=args.wheels)
+    # The library refuses a folder, a missing folder or an existing zip (without overwrite) before packing.
     summary = build_blender_extension(out, platforms=tuple(args.platform), download=not args.no_download,
-                                      wheel_dir=args.wheels)
+                                      wheel_dir=args.wheels, overwrite=args.overwrite)
     print(f"wrote {out}: {summary['bytes'] / 1e6:.1f} MB, wheels: {', '.join(summary['wheels'])}")
     return 0
 

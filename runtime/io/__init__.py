@@ -64,7 +64,8 @@ def open_writer(path, spec: OutputSpec, backend: str | None = None) -> Writer:
         raise UserInputError("the output path is empty")
     if is_sequence(path):
         if backend not in (None, "pyav", "sequence"):
-            raise UserInputError(f"--writer {backend} writes videos; {Path(path).name} is an image output")
+            raise UserInputError(f"the {backend} writer writes videos; {Path(path).name} is an image output",
+                                 about="writer")
         name = "sequence"
     else:
         name = backend or "pyav"
