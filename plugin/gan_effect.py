@@ -16,17 +16,43 @@ uint8 sRGB writer gets uint8 sRGB from the model's sRGB output, converted once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ganfx.runtime import frames as F
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import FLOAT_LINEAR_RGB, PixelFormat, fit_channels
 from ganfx.runtime.model import Model
 from ganfx.runtime.tiling import context_span
 
 from .ofx import (
-    FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, IdentityResult, ImageEffect, Instance,
+    FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, CreateInstanceArgs, IdentityResult, ImageEffect, Instance,
     IsIdentityArgs, PluginDescriptor, Rect, RegionsOfInterestArgs, RenderArgs,
 )
+
+# Texture parameters that models exported by older ganfx still list in ganfx.params but that
+# the runtime no longer honours, with why. Such models load and render as before at the
+# parameter's default; the plugin keeps the parameter (labelled removed, any range) so saved
+# settings and scripts that pass the default still run, and refuses any other value in one line
+# (create_instance) rather than render something other than what was asked.
+RETIRED_TEXTURE_PARAMS = {
+    "scale": "it rendered a smaller image and enlarged it bicubically, a blur rather than larger features",
+}
+
+
+def retired_params(spec) -> tuple:
+    """The ParamSpecs of `spec` this runtime no longer honours (an old texture export's `scale`)."""
+    if spec.kind != "texture":
+        return ()
+    return tuple(p for p in spec.params if p.name in RETIRED_TEXTURE_PARAMS)
+
+
+def live_params(spec) -> tuple:
+    """The ParamSpecs of `spec` that do something: what a host UI should show."""
+    retired = retired_params(spec)
+    return tuple(p for p in spec.params if p not in retired)
+
 
 class GanEffect(ImageEffect):
     """The plugin of one loaded model; see the module docstring."""
@@ -46,12 +72,33 @@ class GanEffect(ImageEffect):
         s = self.spec
         return PluginDescriptor(
             identifier=f"org.ganfx.{s.name}", label=s.name, grouping="ganfx", version=s.version,
-            contexts=(FILTER,) if s.kind == "effect" else (GENERATOR,), params=tuple(s.params),
+            contexts=(FILTER,) if s.kind == "effect" else (GENERATOR,), params=self._params(),
             description=s.description,
             # Textures render whole frames (the model tiles inside with the host's tile hint);
             # effects can render any window given their halo of source pixels.
             supports_tiles=s.kind == "effect",
         )
+
+    def _params(self) -> tuple:
+        """The contract's parameters; retired ones without their range, labelled removed."""
+        retired = retired_params(self.spec)
+        return tuple(
+            replace(p, min=None, max=None, animatable=False, label=f"{p.label or p.name} (removed)",
+                    help=f"removed: only {p.default} is accepted ({RETIRED_TEXTURE_PARAMS[p.name]})")
+            if p in retired else p
+            for p in self.spec.params
+        )
+
+    # -- instances -----------------------------------------------------------------------
+    def create_instance(self, args: CreateInstanceArgs) -> Instance:
+        for p in retired_params(self.spec):
+            value = args.values.get(p.name, p.default)
+            if value != p.default:
+                raise UserInputError(
+                    f"{self.spec.name}: parameter {p.name!r} was removed ({RETIRED_TEXTURE_PARAMS[p.name]}); "
+                    f"this model was exported with it, but only {p.name}={p.default} is accepted, got {value}: "
+                    f"drop the parameter (for the old look, render smaller and enlarge the result)")
+        return super().create_instance(args)
 
     # -- per-frame actions ---------------------------------------------------------------
     def begin_sequence_render(self, instance: Instance, args: BeginSequenceRenderArgs) -> None:
@@ -104,12 +151,22 @@ class GanEffect(ImageEffect):
         fps = float(host.frame_rate)
         loop = int(v.get("loop", 0) or 0)
         window = first.render_window
+        # A proxy render (render scale < 1) shows the same texture, smaller: the model renders
+        # the full-resolution frame and it is reduced to the window (features keep their size
+        # relative to the frame). At render scale 1 the model renders the window directly.
+        sx, sy = (float(r) for r in first.render_scale)
+        width, height = max(1, round(window.width / sx)), max(1, round(window.height / sy))
+        resized = (width, height) != (window.width, window.height)
         out = self.model.generate(
-            window.width, window.height, t=[float(a.time) / fps for a in args], seed=int(v.get("seed", 0)),
+            width, height, t=[float(a.time) / fps for a in args], seed=int(v.get("seed", 0)),
             speed=float(v.get("speed", 1.0)), loop=loop / fps if loop else None,
             tileable=bool(v.get("tileable", False)),
-            # A proxy render shows the same texture, smaller: features shrink with the scale.
-            scale=float(v.get("scale", 1.0)) * float(first.render_scale[0]),
-            tile=host.tile, dtype=fmt.numpy_dtype, colorspace=fmt.colorspace,
+            tile=host.tile, dtype=np.float32 if resized else fmt.numpy_dtype, colorspace=fmt.colorspace,
         )  # [N,H,W,3]
+        if resized:
+            import cv2
+
+            out = F.from_unit(np.stack([
+                cv2.resize(f, (window.width, window.height), interpolation=cv2.INTER_AREA).reshape(
+                    window.height, window.width, -1) for f in out]), fmt.numpy_dtype)
         return fit_channels(out, fmt.channels)

@@ -76,6 +76,11 @@ class NoiseSpec:
     channels: int  # noise channels per cell
     stride: int  # output pixels per noise cell
     halo: int  # cells of context needed on each side for exact tiling
+    waves: tuple = ()  # ((ky, kx), ...) radians per cell: sin/cos channels after the noise (runtime/noise.py)
+
+    @property
+    def input_channels(self) -> int:
+        return self.channels + 2 * len(self.waves)
 
 
 @dataclass(frozen=True)
@@ -275,8 +280,17 @@ class ModelSpec:
                 fail("ganfx.noise", f"needs integer channels, stride, halo ({exc})")
             if noise.channels < 1 or noise.stride < 1 or noise.halo < 0:
                 fail("ganfx.noise", "channels and stride must be >= 1 and halo >= 0")
-            if inputs[0].channels != noise.channels:
-                fail("ganfx.noise", f"{noise.channels} noise channels but input has {inputs[0].channels}")
+            waves = n.get("waves", [])
+            try:
+                waves = tuple((float(ky), float(kx)) for ky, kx in waves)
+            except (TypeError, ValueError):
+                fail("ganfx.noise", "waves must be a list of [ky, kx] number pairs")
+            if not all(math.isfinite(v) and abs(v) <= math.pi for k in waves for v in k):
+                fail("ganfx.noise", "wave vectors must be finite, at most pi radians per cell")
+            noise = NoiseSpec(noise.channels, noise.stride, noise.halo, waves)
+            if inputs[0].channels != noise.input_channels:
+                fail("ganfx.noise", f"{noise.channels} noise channels and {len(waves)} waves make "
+                     f"{noise.input_channels} input channels but the input has {inputs[0].channels}")
         return cls(
             kind=kind,
             name=md["ganfx.name"],
@@ -493,7 +507,6 @@ def texture_params() -> tuple:
         ParamSpec("seed", "seed", 0, 0, 2**31 - 1, "Seed", help="which texture of the family"),
         ParamSpec("speed", "double", 1.0, 0.0, 100.0, "Speed", animatable=True,
                   help="noise key fields per second of animation"),
-        ParamSpec("scale", "double", 1.0, 0.25, 4.0, "Scale", help="size of the texture's features"),
         ParamSpec("loop", "int", 0, 0, 100000, "Loop frames", help="loop length in frames (0 = no loop)"),
         ParamSpec("tileable", "bool", False, label="Tileable", help="wrap the noise so the image tiles"),
     )

@@ -239,10 +239,11 @@ class Model:
 
     # -- textures -----------------------------------------------------------------------
     def noise_field(self, seed: int = 0, loop: float | None = None, period: tuple | None = None) -> NoiseField:
-        return NoiseField(seed=seed, channels=self.spec.noise.channels, period=period, loop=loop)
+        return NoiseField(seed=seed, channels=self.spec.noise.channels, period=period, loop=loop,
+                          waves=self.spec.noise.waves)
 
     def generate(self, width: int, height: int, t=0.0, seed: int = 0, speed: float = 1.0,
-                 loop: float | None = None, tileable: bool = False, scale: float = 1.0, tile: int | None = None,
+                 loop: float | None = None, tileable: bool = False, tile: int | None = None,
                  dtype=np.float32, colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Render a texture. # -> [height,width,C] of `dtype`; [N,height,width,C] when `t` is a sequence
 
@@ -259,18 +260,6 @@ class Model:
         width, height = int(width), int(height)
         if width < 1 or height < 1:
             raise UserInputError(f"size must be positive, got {width}x{height}")
-        if scale != 1.0:
-            import cv2
-
-            if scale <= 0:
-                raise UserInputError(f"scale must be positive, got {scale}")
-            small = self.generate(max(1, round(width / scale)), max(1, round(height / scale)), times, seed, speed,
-                                  loop, tileable, 1.0, tile, np.float32, colorspace, max_pixels)
-            interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-            big = np.stack([cv2.resize(s_, (width, height), interpolation=interp).reshape(height, width, -1)
-                            for s_ in small])
-            big = F.from_unit(big, dtype)
-            return big[0] if single else big
         s, halo, m = self.spec.noise.stride, self.spec.noise.halo, self.spec.multiple
         cells_y, cells_x = -(-height // s), -(-width // s)
         period = None

@@ -14,6 +14,16 @@ with A_j, B_j independent hashed N(0,1) fields, so every frame is exactly N(0,1)
 and the path is smooth. With `loop=N` the frequencies are whole cycles per N time units,
 so t = N gives exactly t = 0. With `period=(py, px)` cell coordinates wrap, so the
 generated image tiles.
+
+Waves (periodic channels, as in PSGAN, Bergmann et al. 2017) give regular textures a phase
+reference that a local generator cannot make from noise: for each wave vector (ky, kx) in
+radians per cell, two more channels sin and cos of (ky*y + kx*x + phase) follow the noise
+channels, with y, x absolute cell coordinates and the phase hashed from the seed. They do not
+change with time. With `period`, each wave vector is rounded to the nearest one that repeats
+with that period, so a tileable image stays exact:
+
+    field = NoiseField(seed=7, channels=8, waves=((0.8, 0.0), (0.4, 0.9)))
+    field.window(0, 0, 64, 64).shape                              # (12, 64, 64)
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ class NoiseField:
     """Deterministic Gaussian noise over an infinite grid of cells, animated in time."""
 
     def __init__(self, seed: int = 0, channels: int = 1, period: tuple | None = None, loop: float | None = None,
-                 terms: int = 2):
+                 terms: int = 2, waves: tuple = ()):
         self.seed = int(seed)
         self.channels = int(channels)
         self.period = None if period is None else (int(period[0]), int(period[1]))  # cells (y, x)
@@ -53,6 +63,37 @@ class NoiseField:
         self.terms = int(terms)
         if not 1 <= self.terms <= 3:
             raise ValueError("terms must be 1, 2 or 3")
+        self.waves = tuple((float(ky), float(kx)) for ky, kx in waves)
+        if self.period is not None:
+            self.waves = tuple(snap_wave(k, self.period) for k in self.waves)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of a window: the noise channels, then sin and cos of each wave."""
+        return self.channels + 2 * len(self.waves)
+
+    def wave_phases(self) -> np.ndarray:
+        """The seed's phase of each wave, uniform in [0, 2 pi). # -> [len(waves)] float64"""
+        with np.errstate(over="ignore"):
+            j = np.arange(len(self.waves), dtype=np.int64)
+            h = _mix32(_mix32(_u32(self.seed) ^ np.uint32(0x5BD1E995)) ^ _mix32(_u32(j) + np.uint32(0x1B873593)))
+        return (h >> np.uint32(8)).astype(np.float64) * (2.0 * np.pi / 16777216.0)
+
+    def wave_window(self, y0: int, x0: int, height: int, width: int) -> np.ndarray:
+        """sin, cos of each wave over a window of cells. # -> [2*len(waves),h,w] float32"""
+        ys = np.arange(y0, y0 + height, dtype=np.int64)
+        xs = np.arange(x0, x0 + width, dtype=np.int64)
+        if self.period is not None:
+            ys %= self.period[0]
+            xs %= self.period[1]
+        out = np.empty((2 * len(self.waves), height, width), np.float32)
+        for i, ((ky, kx), phase) in enumerate(zip(self.waves, self.wave_phases())):
+            # float64 and wrapped angles: the same values far from the origin as near it
+            a = np.mod(ky * ys.astype(np.float64), 2.0 * np.pi)[:, None] + np.mod(kx * xs.astype(np.float64),
+                                                                                     2.0 * np.pi)[None, :] + phase
+            out[2 * i] = np.sin(a)
+            out[2 * i + 1] = np.cos(a)
+        return out
 
     def key_field(self, key: int, y0: int, x0: int, height: int, width: int) -> np.ndarray:
         """One independent N(0,1) field (`key` selects it), for a window of cells. # [C,h,w] float32"""
@@ -92,9 +133,18 @@ class NoiseField:
         return out
 
     def window(self, y0: int, x0: int, height: int, width: int, t: float = 0.0) -> np.ndarray:
-        """Noise cells [y0, y0+height) x [x0, x0+width) at time t. # [C,h,w] float32"""
-        acc = np.zeros((self.channels, height, width), dtype=np.float32)
+        """Noise cells [y0, y0+height) x [x0, x0+width) at time t, then the waves. # [C+2W,h,w] float32"""
+        acc = np.zeros((self.out_channels, height, width), dtype=np.float32)
+        noise = acc[: self.channels]
         for key, w in self._weights(t):
             if w != 0.0:
-                acc += np.float32(w) * self.key_field(key, y0, x0, height, width)
+                noise += np.float32(w) * self.key_field(key, y0, x0, height, width)
+        if self.waves:
+            acc[self.channels:] = self.wave_window(y0, x0, height, width)
         return acc
+
+
+def snap_wave(k: tuple, period: tuple) -> tuple:
+    """The wave vector nearest `k` (radians per cell) that repeats every `period` (py, px) cells."""
+    step_y, step_x = 2.0 * np.pi / period[0], 2.0 * np.pi / period[1]
+    return (round(k[0] / step_y) * step_y, round(k[1] / step_x) * step_x)

@@ -160,6 +160,8 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
 
     last = None
     sums: dict = {}
+    live: dict = {}  # the latest evaluation (e.g. SWD against the exemplar), kept in the progress line
+    losses_now: dict = {}
     count = 0
     t_log = time.perf_counter()
     bar = _progress(loop.iterations, start, loop.progress)
@@ -180,10 +182,13 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
                 now = time.perf_counter()
                 row = {"iteration": done, "seconds": round(seconds, 2), "it_per_s": round(count / max(now - t_log, 1e-9), 3)}
                 row.update({k: round(v / count, 6) for k, v in sums.items()})
-                bar.set_postfix({k: f"{v / count:.3g}" for k, v in list(sums.items())[:4]}, refresh=False)
+                losses_now = {k: f"{v / count:.3g}" for k, v in list(sums.items())[:3]}
+                bar.set_postfix({**losses_now, **live}, refresh=False)
                 sums, count, t_log = {}, 0, now
             if done % loop.sample_every == 0 or done == loop.iterations:
                 extra = samples(done)
+                live = {k: f"{v:.4g}" for k, v in extra.items() if isinstance(v, (int, float))}
+                bar.set_postfix({**losses_now, **live}, refresh=True)
                 row = {**(row or {"iteration": done, "seconds": round(seconds, 2)}), **extra}
             if row is not None:
                 if not all(np.isfinite(v) for v in row.values() if isinstance(v, float)):

@@ -4,7 +4,8 @@
         --eval exported_models/brick-eval.json --data "scikit-image `brick`: ..." --notes notes.md
 
 The card states the data and its licence, the full training config, iterations and training
-time (from the checkpoint), the SWD table beside both baselines (from `ganfx eval --json`),
+time (from the checkpoint), the SWD and copy-share table beside both baselines (from
+`ganfx eval --json`; reports from before the copy measure get the SWD column alone),
 the side-by-side PNG, and the exact commands that reproduce the model. A card holds no
 path of the machine that trained: data paths in its config are shown relative to the run
 folder when inside it, as typed when relative, else by file name (`portable_config`).
@@ -22,6 +23,7 @@ from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.files import write_atomic
 
 from .config import parse_run_config
+from .texture_eval import copy_goal_line, percent
 
 LABELS = {"ganfx": "ganfx (this model)", "random_phase": "random-phase noise (Galerne et al. 2011)",
           "quilting": "image quilting (Efros & Freeman 2001)"}
@@ -64,8 +66,10 @@ def _train_command(config: dict, runs: str = "runs") -> str:
     base_loop, base_tex = type(loop)(), TextureConfig()
     args = ["ganfx", "train", "texture", *tex.exemplars]
     flags = {"name": "--name", "crop": "--crop", "batch": "--batch", "scale_jitter": "--scale-jitter",
-             "augment": "--augment", "noise_channels": "--noise-channels", "stride": "--stride",
-             "g_widths": "--g-widths", "cell_blocks": "--cell-blocks", "margin_cells": "--margin-cells",
+             "augment": "--augment", "noise_channels": "--noise-channels", "fine_noise": "--fine-noise",
+             "waves": "--waves", "lowpass": "--lowpass", "stride": "--stride",
+             "g_widths": "--g-widths", "cell_blocks": "--cell-blocks", "dilations": "--dilations",
+             "margin_cells": "--margin-cells",
              "d_width": "--d-width", "d_downs": "--d-downs", "loss": "--loss", "r1_gamma": "--r1-gamma",
              "r1_every": "--r1-every", "swd_weight": "--swd-weight", "lr_g": "--lr-g", "lr_d": "--lr-d", "sample_px": "--sample-px"}
     for field, flag in flags.items():
@@ -100,6 +104,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
     fp16 = path.with_name(path.stem + ".fp16.onnx")
     swd = report["swd"]
     best = min(swd, key=swd.get)
+    copies = report.get("copy")  # absent in reports written before the copy measure
     lines = [
         f"# {spec.name} — ganfx texture model",
         "",
@@ -128,20 +133,26 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         f"Model licence: {spec.license}",
         "",
-        "## Quality: SWD against the exemplar",
+        "## Quality: SWD " + ("and copying " if copies is not None else "") + "against the exemplar",
         "",
         f"Multi-scale sliced Wasserstein distance (x1e3, lower is better; docs/architecture.md) at the exemplar's size "
         f"({report['size'][0]}x{report['size'][1]}), mean over {report['seeds']} seeds per method, measured by "
-        f"`ganfx eval`:",
+        f"`ganfx eval`" + (". Copy share: the share of textured 32x32 patches whose best normalised "
+                           "cross-correlation with an exemplar patch (as is or mirrored) exceeds 0.95; image "
+                           "quilting copies by design." if copies is not None else ":"),
         "",
-        "| method | SWD |",
-        "|---|---|",
+        "| method | SWD | copy share |" if copies is not None else "| method | SWD |",
+        "|---|---|---|" if copies is not None else "|---|---|",
     ]
     for key in ("ganfx", "random_phase", "quilting"):
         value = f"**{swd[key]:.1f}**" if key == best else f"{swd[key]:.1f}"
-        lines.append(f"| {LABELS[key]} | {value} |")
+        copy = f" {percent(copies.get(key))} |" if copies is not None else ""
+        lines.append(f"| {LABELS[key]} | {value} |{copy}")
     beats = [LABELS[b].split(" (")[0] for b, won in report["beats"].items() if won]
-    lines += ["", f"ganfx beats: {', '.join(beats) if beats else 'neither baseline'}.", ""]
+    verdict = f"ganfx beats: {', '.join(beats) if beats else 'neither baseline'}"
+    if copies is not None:
+        verdict += f"; {copy_goal_line(report)}"
+    lines += ["", verdict + ".", ""]
     if notes:
         lines += ["## How it looks, honestly", "", notes.strip(), ""]
     minutes = (tr.get("training_seconds") or 0) / 60

@@ -135,3 +135,86 @@ def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> to
     for name in check_policy(policy):
         x = AUGMENTS[name](x, generator)
     return x
+
+
+def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cells: float = 2.5) -> np.ndarray:
+    """The `count` strongest periodicities of an exemplar, as wave vectors. # [H,W,3] -> [count,2] radians/cell
+
+    Peaks of the Fourier modulus of the luminance's periodic component (so the image border
+    adds no cross of false frequencies), one of each +/- pair, each refined to a fraction of a
+    bin by a parabola through its neighbours. Frequencies within 2 bins of zero (shading) and
+    periods shorter than `min_period_cells` cells (finer than the cells can carry) are left out.
+    """
+    from .baselines import periodic_component
+
+    grey = periodic_component(np.asarray(exemplar, np.float64).mean(axis=2, keepdims=True))[..., 0]
+    h, w = grey.shape
+    mag = np.abs(np.fft.fft2(grey - grey.mean()))
+    fy = np.fft.fftfreq(h)[:, None] * h  # bins
+    fx = np.fft.fftfreq(w)[None, :] * w
+    ky, kx = 2.0 * np.pi * fy / h * stride, 2.0 * np.pi * fx / w * stride  # radians per cell
+    allowed = (np.hypot(fy, fx) > 2.0) & (np.hypot(ky, kx) <= 2.0 * np.pi / min_period_cells)
+    allowed &= (fy > 0) | ((fy == 0) & (fx > 0))  # one of each conjugate pair
+    score = np.where(allowed, mag, 0.0)
+    out = []
+    for _ in range(count):
+        iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[iy, ix] <= 0:
+            break
+
+        def refine(a, b, c):
+            d = a - 2.0 * b + c
+            return 0.0 if d >= 0 else 0.5 * (a - c) / d
+
+        dy = refine(mag[(iy - 1) % h, ix], mag[iy, ix], mag[(iy + 1) % h, ix])
+        dx = refine(mag[iy, (ix - 1) % w], mag[iy, ix], mag[iy, (ix + 1) % w])
+        out.append((2.0 * np.pi * (fy[iy, 0] + dy) / h * stride, 2.0 * np.pi * (fx[0, ix] + dx) / w * stride))
+        # suppress the peak's neighbourhood (and its conjugate) before the next pick
+        for sy, sx in ((fy[iy, 0], fx[0, ix]), (-fy[iy, 0], -fx[0, ix])):
+            near = (np.abs((fy - sy + h / 2) % h - h / 2) <= 2) & (np.abs((fx - sx + w / 2) % w - w / 2) <= 2)
+            score[near] = 0.0
+    while len(out) < count:  # fewer peaks than asked: repeat the last (still a valid wave)
+        out.append(out[-1] if out else (0.0, 2.0 * np.pi / 8.0))
+    return np.asarray(out, np.float32)
+
+
+def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: float, seed: int = 0) -> tuple:
+    """Low frequencies of an exemplar as `count` waves and their weights per colour channel.
+
+    Frequencies with periods longer than `min_period` pixels (and shorter than the exemplar)
+    are drawn without replacement, in proportion to their power; each wave's weight per
+    channel is that channel's Fourier modulus there (signed by its correlation with the
+    luminance), scaled so the waves together carry the band's whole variance per channel.
+    With a random phase per wave this is random-phase noise (Galerne et al. 2011) restricted
+    to a sparse set of low frequencies. Weights are in the generator's -1..1 output units.
+    # [H,W,3] -> ([count,2] radians per cell, [3,count])
+    """
+    from .baselines import periodic_component
+
+    u = periodic_component(np.asarray(exemplar, np.float64))
+    h, w = u.shape[:2]
+    spec = np.fft.fft2(u - u.mean(axis=(0, 1)), axes=(0, 1))  # [h,w,3]
+    lum = spec.mean(axis=2)
+    fy = np.fft.fftfreq(h)[:, None] * h
+    fx = np.fft.fftfreq(w)[None, :] * w
+    period = 1.0 / np.maximum(np.hypot(fy / h, fx / w), 1e-12)
+    band = (period > min_period) & ((fy > 0) | ((fy == 0) & (fx > 0)))  # half plane, DC left out
+    iy, ix = np.nonzero(band)
+    out_k = np.zeros((count, 2), np.float32)
+    out_a = np.zeros((3, count), np.float32)
+    if iy.size == 0:
+        return out_k, out_a
+    power = np.abs(lum[iy, ix]) ** 2 + 1e-12
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(iy.size, size=min(count, iy.size), replace=False, p=power / power.sum())
+    coef = spec[iy[pick], ix[pick]]  # [n,3]
+    sign = np.sign(np.real(coef * np.conj(lum[iy[pick], ix[pick]])[:, None])) + (coef.real == 0)
+    # variance of the band per channel (both half planes) and of the picked bins
+    band_var = 2.0 * (np.abs(spec[iy, ix]) ** 2).sum(axis=0) / (h * w) ** 2
+    pick_var = 2.0 * (np.abs(coef) ** 2).sum(axis=0) / (h * w) ** 2
+    amp = 2.0 * np.abs(coef) / (h * w) * np.sqrt(band_var / np.maximum(pick_var, 1e-20))  # a sine of amp a has variance a^2/2
+    n = len(pick)
+    out_k[:n, 0] = 2.0 * np.pi * fy[iy[pick], 0] / h * stride
+    out_k[:n, 1] = 2.0 * np.pi * fx[0, ix[pick]] / w * stride
+    out_a[:, :n] = (2.0 * amp * sign).T  # 0..1 image units -> -1..1 output units
+    return out_k, out_a

@@ -6,8 +6,17 @@ Runs the ONNX file through the runtime (what users get; no torch):
     report["swd"]["ganfx"], report["swd"]["random_phase"], report["swd"]["quilting"]
 
 Each method makes images the exemplar's size for `seeds` seeds; the SWD (ganfx.trainer.swd,
-x1e3, lower is better) of each image against the exemplar is averaged per method. The PNG
-shows exemplar | ganfx | random-phase noise | image quilting (seed 0), labelled with the SWDs.
+x1e3, lower is better) of each image against the exemplar is averaged per method, and so is
+the copy share (ganfx.trainer.copying: the share of textured 32x32 patches whose best NCC
+with an exemplar patch, as is or mirrored, exceeds 0.95; over the seeds that have textured
+patches, None if none has):
+
+    report["copy"]["ganfx"], report["copy"]["quilting"]   # 0..1 or None
+    report["copy_goal"]    # ganfx share <= half of quilting's (quilting copies by design); None if undefined
+    report["textured"]     # {method: share of grid patches that were textured}, mean over seeds
+
+The PNG shows exemplar | ganfx | random-phase noise | image quilting (seed 0), labelled with
+the SWDs and copy shares.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ import time
 import numpy as np
 
 from .baselines import image_quilting, random_phase_noise
+from .copying import CopyMeter, copy_goal, mean_share
 from .swd import swd
 
 METHODS = ("ganfx", "random_phase", "quilting")
 LABELS = {"ganfx": "ganfx", "random_phase": "random-phase noise", "quilting": "image quilting"}
+CAPTIONS = {"ganfx": "ganfx", "random_phase": "random phase", "quilting": "image quilting"}  # fit a 384 px panel
 
 
 def _exemplar(spec) -> np.ndarray:
@@ -30,7 +41,7 @@ def _exemplar(spec) -> np.ndarray:
 
 
 def evaluate_texture(model, exemplar, seeds: int = 3, png=None, model_obj=None) -> dict:
-    """SWD of model, random-phase noise and quilting against `exemplar`; writes `png` when given."""
+    """SWD and copy share of model, random-phase noise and quilting against `exemplar`; writes `png` when given."""
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.model import load_model
 
@@ -46,47 +57,84 @@ def evaluate_texture(model, exemplar, seeds: int = 3, png=None, model_obj=None) 
         "random_phase": lambda s: random_phase_noise(ex, seed=s),
         "quilting": lambda s: image_quilting(ex, (h, w), seed=s),
     }
-    scores, seconds, firsts = {}, {}, {}
+    meter = CopyMeter(ex)
+    scores, copies, textured, seconds, copy_seconds, firsts = {}, {}, {}, {}, {}, {}
     for name, make in makers.items():
         t0 = time.perf_counter()
-        values = []
+        values, shares, fractions, spent = [], [], [], 0.0
         for s in range(seeds):
             img = make(s)
             if s == 0:
                 firsts[name] = img
             values.append(swd(img, ex))
+            t1 = time.perf_counter()
+            measured = meter.measure(img)
+            spent += time.perf_counter() - t1
+            shares.append(measured["share"])
+            fractions.append(measured["textured"] / max(measured["patches"], 1))
         seconds[name] = round(time.perf_counter() - t0, 2)
+        copy_seconds[name] = round(spent, 2)
         scores[name] = round(float(np.mean(values)), 2)
+        share = mean_share(shares)
+        copies[name] = None if share is None else round(share, 4)
+        textured[name] = round(float(np.mean(fractions)), 4)
     report = {
         "model": m.spec.name, "path": str(m.path), "exemplar": str(exemplar), "size": [w, h], "seeds": seeds,
-        "swd": scores, "seconds": seconds,
+        "swd": scores, "copy": copies, "textured": textured, "seconds": seconds, "copy_seconds": copy_seconds,
         "beats": {b: scores["ganfx"] < scores[b] for b in ("random_phase", "quilting")},
+        "copy_goal": copy_goal(copies),
     }
     if png:
-        write_side_by_side(png, ex, firsts, scores)
+        write_side_by_side(png, ex, firsts, scores, copies)
         report["png"] = str(png)
     return report
 
 
-def write_side_by_side(png, exemplar: np.ndarray, images: dict, scores: dict, height: int = 384) -> None:
-    """exemplar | ganfx | random-phase | quilting, each captioned."""
+def percent(share) -> str:
+    """A copy share as a whole percentage; "-" when undefined (no textured patch)."""
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
+def write_side_by_side(png, exemplar: np.ndarray, images: dict, scores: dict, copies: dict | None = None,
+                       height: int = 384) -> None:
+    """exemplar | ganfx | random-phase | quilting, each captioned with its SWD (and copy share when given)."""
     from ganfx.runtime.io.images import write_png
 
     from .plots import image_row, label
 
     tiles = [label(image_row([exemplar], height=height), "exemplar")]
     for name in METHODS:
-        tiles.append(label(image_row([images[name]], height=height), f"{LABELS[name]}  SWD {scores[name]:.1f}"))
+        caption = f"{CAPTIONS[name]}  SWD {scores[name]:.1f}"
+        if copies is not None:
+            caption += f"  copy {percent(copies.get(name))}"
+        tiles.append(label(image_row([images[name]], height=height), caption))
     write_png(png, image_row(tiles, gap=6))
 
 
+def copy_goal_line(report: dict) -> str:
+    """The copy goal, in words: ganfx copies at most half as much as image quilting."""
+    copies, goal = report["copy"], report.get("copy_goal")
+    if goal is None:
+        return "copy goal (at most half of image quilting's share): not measurable, no textured patches"
+    limit = percent(0.5 * copies["quilting"])
+    return (f"copy goal (at most half of image quilting's {percent(copies['quilting'])}, i.e. {limit}): "
+            f"{'met' if goal else 'missed'}, ganfx copies {percent(copies['ganfx'])}")
+
+
 def format_report(report: dict) -> str:
+    has_copy = "copy" in report
     lines = [f"{report['model']}: SWD x1e3 against {report['exemplar']} ({report['size'][0]}x{report['size'][1]}, "
              f"mean of {report['seeds']} seed{'s' if report['seeds'] > 1 else ''}; lower is better)"]
+    if has_copy:
+        lines.append("  copy: share of textured 32x32 patches with NCC > 0.95 to an exemplar patch (or its mirror)")
+        lines.append(f"  {'method':<20} {'SWD':>8} {'copy':>6}")
     for name in METHODS:
-        lines.append(f"  {LABELS[name]:<20} {report['swd'][name]:8.1f}")
+        row = f"  {LABELS[name]:<20} {report['swd'][name]:8.1f}"
+        lines.append(row + (f" {percent(report['copy'][name]):>6}" if has_copy else ""))
     verdict = " and ".join(LABELS[b] for b, won in report["beats"].items() if won) or "neither baseline"
     lines.append(f"  ganfx beats {verdict}")
+    if has_copy:
+        lines.append(f"  {copy_goal_line(report)}")
     if report.get("png"):
         lines.append(f"  side by side: {report['png']}")
     return "\n".join(lines)

@@ -1,16 +1,20 @@
 """Texture networks: a purely local generator from a noise-cell grid, and a patch discriminator.
 
-    G = TextureGenerator(noise_channels=16, stride=8, widths=(128, 96, 64, 32), cell_blocks=4)
-    img = G(noise)                       # [N,16,h,w] noise cells -> [N,3,8h,8w] in -1..1
+    G = TextureGenerator(noise_channels=16, stride=8, widths=(128, 96, 64, 32), cell_blocks=4,
+                         fine_noise=1, waves=((0.0, 1.3),), lowpass=32)
+    img = G(noise)                       # [N,G.input_channels,h,w] cells -> [N,3,8h,8w] in -1..1
     halo = measure_halo_cells(G)         # noise cells of context each side (ganfx.noise halo)
     D = PatchDiscriminator(width=64, downs=4)
     logits = D(img)                      # [N,3,H,W] -> [N,1,H/16,W/16] real/fake per patch
 
 The generator follows the spatial GAN idea (Jetchev et al. 2016): noise is a grid, one
 vector per cell of `stride` pixels; 1x1 convolutions map each cell's noise, 3x3
-convolutions at cell resolution give long-range context cheaply, then nearest x2
-upsampling + convolutions reach pixels. No normalisation layer at all: every output pixel
-depends only on a fixed window of noise cells, so tiles rendered alone equal the whole.
+convolutions at cell resolution (optionally dilated) give long-range context cheaply, then
+nearest x2 upsampling + convolutions reach pixels, each level fed its own per-pixel noise
+(fine detail); learned waves give regular textures a phase reference (PSGAN, Bergmann et al.
+2017) and fixed low-pass waves add the exemplar's large-scale variation. The input layout is
+documented in docs/architecture.md ("Noise"). No normalisation over the image: every output
+pixel depends only on a fixed window of cells, so tiles rendered alone equal the whole.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 
@@ -39,38 +44,102 @@ class PixelNorm(nn.Module):
 
 
 class TextureGenerator(nn.Module):
-    """Noise cells -> texture. # [N,noise_channels,h,w] -> [N,3,h*stride,w*stride] in -1..1"""
+    """Noise cells (+ fine noise, + waves) -> texture. # [N,input_channels,h,w] -> [N,3,h*stride,w*stride] in -1..1
+
+    The input holds, per cell: `noise_channels` coarse noise values, then `fine_noise` values
+    per pixel of each finer level packed cell by cell (4*f for x2, 16*f for x4, ...; unpacked
+    with pixel_shuffle, so a pixel's noise still belongs to its cell and tiling stays exact),
+    then sin and cos of each wave (runtime/noise.py). Fine noise is what lets the network draw
+    detail down to single pixels (grass blades, grain) instead of smooth shapes upsampled from
+    cells; waves give regular textures (brick courses) a phase reference.
+    """
 
     def __init__(self, noise_channels: int = 16, stride: int = 8, widths: tuple = (128, 96, 64, 32),
-                 cell_blocks: int = 4, out_channels: int = 3):
+                 cell_blocks: int = 4, out_channels: int = 3, fine_noise: int = 0, waves: tuple = (),
+                 dilations: tuple = (), lowpass: int = 0):
         super().__init__()
         levels = int(round(math.log2(stride)))
         if 2**levels != stride or levels < 1:
             raise ValueError(f"stride must be a power of two >= 2, got {stride}")
         if len(widths) != levels + 1:
             raise ValueError(f"widths needs {levels + 1} entries for stride {stride} (one per level), got {len(widths)}")
-        self.noise_channels, self.stride = int(noise_channels), int(stride)
+        self.noise_channels, self.stride, self.fine_noise = int(noise_channels), int(stride), int(fine_noise)
+        # Wave vectors (ky, kx) in radians per cell, learned (initialised from the exemplar's spectrum).
+        self.wave_k = nn.Parameter(torch.tensor(waves, dtype=torch.float32).reshape(-1, 2))
+        # Low-frequency field: `lowpass` fixed waves (after the learned ones) whose sines, weighted
+        # per colour channel, are added to the output, upsampled bilinearly from cells. Frequencies and
+        # weights come from the exemplar's spectrum (texture_data.lowpass_waves): random-phase noise on
+        # a sparse set of low frequencies, the large-scale variation a crop-sized training cannot teach.
+        self.register_buffer("lowpass_k", torch.zeros(int(lowpass), 2))
+        self.register_buffer("lowpass_amp", torch.zeros(out_channels, int(lowpass)))
         # Set when every exemplar is grey: eval output is then R = G = B (their mean). Saved with
         # the weights (get_extra_state), so export rebuilds it from the checkpoint, not the data.
         self.grey = False
         w0 = widths[0]
-        self.mapping = nn.Sequential(nn.Conv2d(noise_channels, w0, 1), _act(), nn.Conv2d(w0, w0, 1), _act(), PixelNorm())
-        self.cells = nn.Sequential(*[m for _ in range(cell_blocks)
-                                     for m in (nn.Conv2d(w0, w0, 3, padding=1), _act(), PixelNorm())])
-        ups = []
+        self.mapping = nn.Sequential(nn.Conv2d(noise_channels + 2 * self.waves, w0, 1), _act(), nn.Conv2d(w0, w0, 1),
+                                     _act(), PixelNorm())
+        # Dilated 3x3 convolutions at cell resolution reach far for little work (1, 2, 4, 8: 31 cells),
+        # so the texture can vary on the scale of the whole exemplar, not only of a crop.
+        dilations = tuple(dilations) or (1,) * cell_blocks
+        if len(dilations) != cell_blocks:
+            raise ValueError(f"dilations needs {cell_blocks} entries (one per cell block), got {len(dilations)}")
+        self.cells = nn.Sequential(*[m for d in dilations
+                                     for m in (nn.Conv2d(w0, w0, 3, padding=d, dilation=d), _act(), PixelNorm())])
+        self.ups = nn.ModuleList()
         for cin, cout in zip(widths[:-1], widths[1:]):
-            ups.append(nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(cin, cout, 3, padding=1), _act(), PixelNorm(),
-                nn.Conv2d(cout, cout, 3, padding=1), _act(), PixelNorm(),
-            ))
-        self.ups = nn.Sequential(*ups)
+            self.ups.append(nn.ModuleList([
+                nn.Conv2d(cin + self.fine_noise, cout, 3, padding=1),
+                nn.Sequential(_act(), PixelNorm(), nn.Conv2d(cout, cout, 3, padding=1), _act(), PixelNorm()),
+            ]))
         self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
         for m in self.modules():  # He init for LeakyReLU: varied output from the first step
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.to_rgb.weight, std=0.5 / math.sqrt(widths[-1]))
+
+    @property
+    def waves(self) -> int:
+        """Learned waves (the first of the input's wave channels)."""
+        return int(self.wave_k.shape[0])
+
+    @property
+    def lowpass(self) -> int:
+        return int(self.lowpass_k.shape[0])
+
+    @property
+    def fine_channels(self) -> int:
+        """Fine-noise values per cell: f * (4 + 16 + ... + stride^2)."""
+        levels = int(round(math.log2(self.stride)))
+        return self.fine_noise * sum(4**lv for lv in range(1, levels + 1))
+
+    @property
+    def random_channels(self) -> int:
+        """Gaussian noise channels per cell (the runtime's ganfx.noise channels)."""
+        return self.noise_channels + self.fine_channels
+
+    @property
+    def input_channels(self) -> int:
+        return self.random_channels + 2 * (self.waves + self.lowpass)
+
+    def all_wave_k(self) -> torch.Tensor:
+        return torch.cat([self.wave_k, self.lowpass_k.to(self.wave_k.dtype)], dim=0)
+
+    def wave_vectors(self) -> tuple:
+        """Every wave vector the runtime must compute, learned ones first (ganfx.noise waves)."""
+        return tuple((float(ky), float(kx)) for ky, kx in self.all_wave_k().detach().cpu().tolist())
+
+    def wave_channels(self, batch: int, h: int, w: int, phases: torch.Tensor, y0=0.0, x0=0.0) -> torch.Tensor:
+        """sin, cos of each wave over an h x w cell grid, differentiable in the wave vectors.
+
+        The channel order of NoiseField.wave_window. # phases [batch,W] -> [batch,2W,h,w]"""
+        k = self.all_wave_k()
+        dev, n = k.device, k.shape[0]
+        ys = torch.arange(h, device=dev, dtype=torch.float32) + y0
+        xs = torch.arange(w, device=dev, dtype=torch.float32) + x0
+        a = (k[:, 0, None, None] * ys[:, None] + k[:, 1, None, None] * xs[None, :])[None]
+        a = a + phases.to(dev)[:, :, None, None]  # [B,W,h,w]
+        return torch.stack([torch.sin(a), torch.cos(a)], dim=2).reshape(batch, 2 * n, h, w)
 
     def get_extra_state(self) -> torch.Tensor:
         return torch.tensor(bool(self.grey))
@@ -84,8 +153,24 @@ class TextureGenerator(nn.Module):
             state_dict = {**state_dict, prefix + "_extra_state": torch.tensor(self.grey)}
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        y = self.to_rgb(self.ups(self.cells(self.mapping(noise))))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, f = self.noise_channels, self.random_channels
+        learned = x[:, f:f + 2 * self.waves]
+        h = self.cells(self.mapping(torch.cat([x[:, :c], learned], dim=1) if self.waves else x[:, :c]))
+        start = c
+        for level, (conv, rest) in enumerate(self.ups, start=1):
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            if self.fine_noise:
+                n = self.fine_noise * 4**level
+                fine = F.pixel_shuffle(x[:, start:start + n], 2**level)  # [N,f,h*2^l,w*2^l]
+                start += n
+                h = torch.cat([h, fine], dim=1)
+            h = rest(conv(h))
+        y = self.to_rgb(h)
+        if self.lowpass:
+            sines = x[:, f + 2 * self.waves::2]  # [N,K,h,w]: the sin channel of each low-pass wave
+            low = torch.einsum("ck,nkhw->nchw", self.lowpass_amp, sines)
+            y = y + F.interpolate(low, scale_factor=self.stride, mode="bilinear", align_corners=False)
         # Linear output while training (a saturated tanh stops all learning); clamped to the
         # contract's -1..1 in eval mode, which is what export traces.
         if self.training:
@@ -94,6 +179,15 @@ class TextureGenerator(nn.Module):
             m = y.mean(dim=1, keepdim=True)
             y = torch.cat([m] * y.shape[1], dim=1)
         return y.clamp(-1.0, 1.0)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the clamp (for measuring reach)."""
+        was = self.training
+        self.train(True)
+        try:
+            return self.forward(x)
+        finally:
+            self.train(was)
 
 
 @torch.no_grad()
@@ -111,12 +205,13 @@ def measure_halo_cells(G: TextureGenerator) -> int:
         if isinstance(m, nn.Conv2d):
             m.weight.copy_(m.weight.abs() + 1e-3)
             m.bias.zero_()
+    probe.lowpass_amp.copy_(probe.lowpass_amp.abs() + 1e-3)
     s, cells = G.stride, 9
     while True:
-        noise = torch.zeros(1, G.noise_channels, cells, cells)
+        noise = torch.zeros(1, G.input_channels, cells, cells)
         c = cells // 2
         noise[:, :, c, c] = 1.0
-        out = probe.to_rgb(probe.ups(probe.cells(probe.mapping(noise))))  # before the clamp
+        out = probe.body(noise)  # before the clamp
         ys, xs = torch.nonzero(out.abs().amax(dim=(0, 1)) > 0, as_tuple=True)
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
         reach = max(c - y0 // s, (y1 - 1) // s - c, c - x0 // s, (x1 - 1) // s - c)

@@ -11,8 +11,12 @@ One step: random multi-scale crops of the exemplar (real) against generator outp
 fresh noise grid (fake), both through the same DiffAugment; the patch discriminator learns
 with the non-saturating (or hinge) loss and a lazy R1 penalty, then the generator learns to
 fool it, helped by a sliced-Wasserstein loss on 7x7 pixel neighbourhoods of a Laplacian
-pyramid (Heitz et al. 2021, here on pixels) that keeps it from collapsing to flat colour. The generator sees `margin_cells` extra noise cells around each crop and the border
-is cut off, so the discriminator judges only pixels that look like tiled inference.
+pyramid (Heitz et al. 2021, here on pixels) that keeps it from collapsing to flat colour.
+The generator sees `margin_cells` extra noise cells around each crop and the border is cut
+off, so the discriminator judges only pixels that look like tiled inference. Waves get a
+random phase per crop (a crop from anywhere in an infinite texture); learned wave vectors
+start at the exemplar's spectral peaks (`waves`), low-pass ones are drawn from its low
+frequencies (`lowpass`, periods above half a crop) and stay fixed.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ganfx.runtime.noise import NoiseField
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
-from .texture_data import CropSampler, check_policy, diff_augment
+from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks
 from .texture_losses import sliced_patch_loss
 from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
 
@@ -49,10 +53,14 @@ class TextureConfig:
     flips: bool = False  # random horizontal flips of real crops (only for mirror-symmetric textures)
     rot90: bool = False  # random 90-degree rotations of real crops (only for isotropic textures)
     augment: str = "translation,cutout"  # DiffAugment policy applied to real and fake alike (also: color)
-    noise_channels: int = 16  # noise values per cell (ganfx.noise channels)
+    noise_channels: int = 16  # coarse noise values per cell
+    fine_noise: int = 1  # noise values per pixel added at each finer level (0 = none)
+    waves: int = 0  # periodic channels, wave vectors from the exemplar's spectral peaks (regular textures)
+    lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
-    cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds one cell of reach)
+    cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds `dilation` cells of reach)
+    dilations: tuple = ()  # dilation of each cell block (default all 1), e.g. 1,2,4,8 for long-range variation
     margin_cells: int = 1  # extra noise cells around a crop whose pixels are cut off
     d_width: int = 64  # discriminator channels of its first layer (doubling, capped at 256)
     d_downs: int = 4  # stride-2 layers of the discriminator (its patch size grows with it)
@@ -87,6 +95,13 @@ class TextureConfig:
         if self.batch < 1 or self.r1_every < 1 or self.margin_cells < 0 or self.noise_channels < 1:
             raise ConfigError("batch, r1_every, noise_channels must be >= 1 and margin_cells >= 0",
                               "batch", "r1_every", "noise_channels", "margin_cells")
+        if self.dilations and (len(self.dilations) != self.cell_blocks or min(self.dilations) < 1):
+            raise ConfigError(f"dilations needs {self.cell_blocks} values >= 1 (one per cell block), "
+                              f"got {tuple(self.dilations)}", "dilations", "cell_blocks")
+        if not 0 <= self.lowpass <= 128:
+            raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
+        if self.fine_noise < 0 or not 0 <= self.waves <= 8:
+            raise ConfigError("fine_noise must be >= 0 and waves 0..8", "fine_noise", "waves")
         try:
             check_policy(self.augment)
         except UserInputError as exc:
@@ -102,9 +117,11 @@ class TextureConfig:
 
 
 def noise_grid(G_or_channels, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
-    """Runtime noise (the same NoiseField hosts use) as a CPU torch batch. # -> [1,C,h,w]"""
-    channels = G_or_channels if isinstance(G_or_channels, int) else G_or_channels.noise_channels
-    field = NoiseField(seed=seed, channels=channels)
+    """Runtime noise (the same NoiseField hosts use, waves included) as a CPU torch batch. # -> [1,C,h,w]"""
+    if isinstance(G_or_channels, int):
+        field = NoiseField(seed=seed, channels=G_or_channels)
+    else:
+        field = NoiseField(seed=seed, channels=G_or_channels.random_channels, waves=G_or_channels.wave_vectors())
     return torch.from_numpy(field.window(y0, x0, cells_h, cells_w, t))[None]
 
 
@@ -136,6 +153,13 @@ class TextureTask:
         self.sampler = CropSampler(self.exemplars, cfg.crop, cfg.batch, cfg.seed, cfg.scale_jitter, cfg.flips,
                                    cfg.rot90, names)
         self.G = self.generator(cfg)
+        with torch.no_grad():
+            if cfg.waves:
+                self.G.wave_k.copy_(torch.tensor(spectral_peaks(self.exemplars[0], cfg.waves, cfg.stride)))
+            if cfg.lowpass:
+                k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, cfg.crop / 2, cfg.seed)
+                self.G.lowpass_k.copy_(torch.from_numpy(k))
+                self.G.lowpass_amp.copy_(torch.from_numpy(amp))
         self.G.grey = all((e == e[..., :1]).all() for e in self.exemplars)
         self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
         betas = tuple(cfg.betas)
@@ -147,7 +171,9 @@ class TextureTask:
     @staticmethod
     def generator(cfg: TextureConfig) -> TextureGenerator:
         """The generator network alone, from the config (what export rebuilds; no exemplar read)."""
-        return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks)
+        return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks,
+                                fine_noise=cfg.fine_noise, waves=((0.0, 0.0),) * cfg.waves,
+                                dilations=tuple(cfg.dilations), lowpass=cfg.lowpass)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
@@ -170,9 +196,13 @@ class TextureTask:
         """Generator output for a batch of fresh noise, margin cut off. # -> [B,3,crop,crop]"""
         cfg = self.cfg
         cells = cfg.crop // cfg.stride + 2 * cfg.margin_cells
-        z = torch.randn(cfg.batch, cfg.noise_channels, cells, cells, generator=self.noise_gen)  # CPU stream
+        G = self.G
+        z = dev.to(torch.randn(cfg.batch, G.random_channels, cells, cells, generator=self.noise_gen))  # CPU stream
+        if G.waves + G.lowpass:  # a random phase per crop and wave: crops from anywhere in an infinite texture
+            phases = torch.rand(cfg.batch, G.waves + G.lowpass, generator=self.noise_gen) * (2.0 * math.pi)
+            z = torch.cat([z, G.wave_channels(cfg.batch, cells, cells, phases).to(z.dtype)], dim=1)
         m = cfg.margin_cells * cfg.stride
-        return self.G(dev.to(z))[:, :, m:m + cfg.crop, m:m + cfg.crop]
+        return G(z)[:, :, m:m + cfg.crop, m:m + cfg.crop]
 
     def _aug(self, x):
         return diff_augment(x, self.cfg.augment, self.aug_gen)
@@ -273,13 +303,13 @@ class TextureTask:
             kind="texture", name=cfg.model_name, version=version,
             description=description or f"{cfg.model_name} texture learned from {', '.join(map(str, cfg.exemplars))}",
             license=license or "see the model card",
-            inputs=(TensorSpec("noise", cfg.noise_channels, (-4.0, 4.0), "none"),),
+            inputs=(TensorSpec("noise", G.input_channels, (-4.0, 4.0), "none"),),
             outputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),),
             halo=halo * cfg.stride, multiple=1, params=texture_params(),
-            noise=NoiseSpec(cfg.noise_channels, cfg.stride, halo),
+            noise=NoiseSpec(G.random_channels, cfg.stride, halo, G.wave_vectors()),
         )
         side = 2 * halo + 3
-        example = torch.randn(1, cfg.noise_channels, side, side, generator=torch.Generator().manual_seed(0))
+        example = noise_grid(G, side, side, 0)
         parity = [noise_grid(G, side + 5, side + 2, seed) for seed in (11, 12)]
         return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="noise",
                           output_name="image")

@@ -110,13 +110,14 @@ def _refresh(settings, context, model_attr: str, params_attr: str) -> None:
 
     collection = getattr(settings, params_attr)
     try:
+        from ganfx.plugin.gan_effect import live_params
         from ganfx.runtime.contract import read_spec
 
         spec = read_spec(resolve_model(getattr(settings, model_attr), preferences(context).models_folder))
     except Exception:  # noqa: BLE001 - an unknown model shows no parameters; running it reports why
         collection.clear()
         return
-    fill_params(collection, spec.params)
+    fill_params(collection, live_params(spec))  # not the `scale` an old texture export still lists
 
 
 def _effect_model_changed(self, context):

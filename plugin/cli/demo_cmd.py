@@ -4,9 +4,9 @@
     ganfx demo -o /tmp/demo --seconds 2
 
 Parts, in order (the table PARTS; each is a function(args, out_dir) -> [written paths]):
-- textures: a seamlessly looping 1280x720 mp4 of the shipped textures, one per quarter,
+- textures: a seamlessly looping 1280x720 mp4 of the shipped textures in a 3x2 grid,
   each animated through its noise field (the last frame leads straight back to the first),
-  at texture scale 2 (the model's `scale` parameter: half-size render, smooth upscale);
+  rendered at the models' native size (1:1, no resampling);
 - tileable: a 3840x2160 still of one shipped texture that tiles seamlessly (tileable noise),
   plus a 2x2 repeat preview at reduced size that shows there is no seam;
 - effect: the shipped effect model on the shipped clip, source | effect side by side
@@ -19,7 +19,8 @@ from pathlib import Path
 
 VIDEO_SIZE = (1280, 720)
 STILL_SIZE = (3840, 2160)
-STILL_MODEL = "brick"  # preferred for the tileable still; any shipped texture works
+GRID = (3, 2)  # columns, rows of the texture video
+STILL_MODEL = "redbrick"  # preferred for the tileable still; any shipped texture works
 BATCH = 4  # frames per network call
 
 
@@ -27,8 +28,6 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", default="ganfx-demo", help="folder to write the demo into (default ganfx-demo)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the looping texture video (default 3)")
     parser.add_argument("--fps", type=int, default=24, help="frame rate of the texture video (default 24)")
-    parser.add_argument("--scale", type=float, default=2.0,
-                        help="texture scale in the video (default 2: features twice as large, rendered 4x faster)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -59,7 +58,7 @@ def _video_frames(args) -> int:
 
 
 def _texture_video(args, out_dir: Path) -> list:
-    """2x2 grid of shipped textures (repeated if fewer than four), looping exactly."""
+    """A grid of shipped textures (repeated if fewer than its cells), looping exactly."""
     from fractions import Fraction
 
     import numpy as np
@@ -70,23 +69,28 @@ def _texture_video(args, out_dir: Path) -> list:
 
     frames = _video_frames(args)
     entries = _shipped_textures()
-    w, h = VIDEO_SIZE[0] // 2, VIDEO_SIZE[1] // 2
-    # frame `frames` would equal frame 0: the video loops
-    options = SessionOptions(size=(w, h), fps=Fraction(args.fps), loop_frames=frames)
+    cols, rows = GRID
+    # cell edges: the video's width and height split as evenly as whole pixels allow
+    xs = [VIDEO_SIZE[0] * i // cols for i in range(cols + 1)]
+    ys = [VIDEO_SIZE[1] * i // rows for i in range(rows + 1)]
     path = out_dir / "textures-loop.mp4"
     spec = OutputSpec(VIDEO_SIZE[0], VIDEO_SIZE[1], frame_rate=Fraction(args.fps), overwrite=True, quality=20)
     sessions = []
     try:
-        for i in range(4):
-            sessions.append(open_session(entries[i % len(entries)].path,
-                                         {"seed": i, "speed": 0.5, "scale": args.scale}, options))
+        for i in range(cols * rows):
+            r, c = divmod(i, cols)
+            # frame `frames` would equal frame 0: the video loops
+            options = SessionOptions(size=(xs[c + 1] - xs[c], ys[r + 1] - ys[r]), fps=Fraction(args.fps),
+                                     loop_frames=frames)
+            sessions.append(open_session(entries[i % len(entries)].path, {"seed": i, "speed": 0.5}, options))
         with open_writer(path, spec) as writer, _bar(args, frames, "textures") as bar:
             for s in sessions:
                 s.begin((0, frames - 1), output=writer.pixel_format)  # uint8 sRGB, straight from the model
             for start in range(0, frames, BATCH):
                 numbers = list(range(start, min(start + BATCH, frames)))
-                quads = [s.process(None, numbers) for s in sessions]  # [n,h,w,3] each
-                grid = np.concatenate([np.concatenate(quads[:2], axis=2), np.concatenate(quads[2:], axis=2)], axis=1)
+                cells = [s.process(None, numbers) for s in sessions]  # [n,h,w,3] each
+                grid = np.concatenate([np.concatenate(cells[r * cols:(r + 1) * cols], axis=2) for r in range(rows)],
+                                      axis=1)
                 for n, image in zip(numbers, grid):
                     writer.write(Frame(number=n, image=np.ascontiguousarray(image)))
                     bar.update(1)

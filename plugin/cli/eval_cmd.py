@@ -1,11 +1,13 @@
 """`ganfx eval MODEL ...`: measure a model the way docs/architecture.md ("Quality measures") defines quality.
 
-    ganfx eval brick --exemplar skimage:brick                  # SWD beside random-phase noise and quilting
+    ganfx eval brick --exemplar skimage:brick                  # SWD and copy share beside random-phase noise and quilting
     ganfx eval wall.onnx --exemplar wall.jpg --png wall-eval.png --json
 
-Texture models: SWD (x1e3) of generated images against the exemplar, beside the two
-classical baselines computed on the spot, and a side-by-side PNG
-(exemplar | ganfx | random-phase noise | image quilting). Runs through the runtime (no torch).
+Texture models: SWD (x1e3) of generated images against the exemplar and their copy share
+(the share of textured 32x32 patches with NCC > 0.95 to an exemplar patch, ganfx.trainer.copying;
+the goal is at most half of image quilting's), beside the two classical baselines computed on
+the spot, and a side-by-side PNG (exemplar | ganfx | random-phase noise | image quilting).
+Runs through the runtime (no torch).
 Effect models: PSNR/SSIM on held-out pairs and the temporal warping-error ratio on a clip
 (`ganfx eval watercolor --video clip.mp4 --keyframes held/`, see ganfx.plugin.cli.eval_effect).
 
@@ -20,8 +22,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# Image quilting moves blocks of at least 16 px over the exemplar and SWD compares 7x7 patches
-# over several scales: below 32 px a side there is nothing to move or compare.
+# Image quilting moves blocks of at least 16 px over the exemplar, SWD compares 7x7 patches
+# over several scales and the copy measure compares 32x32 patches: below 32 px a side there is
+# nothing to move or compare.
 MIN_EXEMPLAR = 32
 
 
@@ -30,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     tex = parser.add_argument_group("texture models")
     tex.add_argument("--exemplar", metavar="IMG", help="the exemplar image (or skimage:NAME[:x,y,w,h])")
-    tex.add_argument("--seeds", type=int, default=3, help="images per method, SWD averaged (default 3)")
+    tex.add_argument("--seeds", type=int, default=3, help="images per method, SWD and copy share averaged (default 3)")
     parser.add_argument("--png", metavar="PATH",
                         help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --png picture")

@@ -71,6 +71,24 @@ def test_texture_needs_noise_key():
         ModelSpec.from_metadata(md)
 
 
+@pytest.mark.parametrize(
+    "waves,needle",
+    [
+        ("oops", "list of [ky, kx]"),
+        ([[0.5]], "list of [ky, kx]"),
+        ([[0.5, 4.0]], "at most pi"),
+        ([[0.5, 0.1]], "input has"),  # two more input channels than the graph's
+    ],
+)
+def test_malformed_waves_are_refused_by_name(waves, needle):
+    md = texture_spec().to_metadata()
+    noise = json.loads(md["ganfx.noise"])
+    md["ganfx.noise"] = json.dumps({**noise, "waves": waves})
+    with pytest.raises(ContractError) as err:
+        ModelSpec.from_metadata(md, path="tex.onnx")
+    assert needle in str(err.value) and "tex.onnx" in str(err.value) and "ganfx.noise" in str(err.value)
+
+
 def test_no_contract_at_all():
     with pytest.raises(ContractError, match="no ganfx contract"):
         ModelSpec.from_metadata({"producer": "x"}, path="plain.onnx")

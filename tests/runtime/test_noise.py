@@ -73,3 +73,36 @@ def test_tileable_texture_wraps(texture_path):
     assert np.abs(out[48:, 64:] - img).max() < 1e-5
     with pytest.raises(Exception, match="multiples of 4"):
         model.generate(65, 48, tileable=True)
+
+
+WAVES = ((0.7, 0.2), (0.05, -0.3))
+
+
+def test_waves_follow_the_noise_and_are_pure_functions_of_place_and_seed():
+    f = NoiseField(seed=2, channels=3, waves=WAVES)
+    big = f.window(-7, 4, 40, 50, t=1.5)
+    assert big.shape == (3 + 2 * len(WAVES), 40, 50) and f.out_channels == 7
+    assert np.array_equal(big[:3], NoiseField(seed=2, channels=3).window(-7, 4, 40, 50, t=1.5))  # noise unchanged
+    assert np.array_equal(f.window(3, 10, 9, 11, t=1.5), big[:, 10:19, 6:17])  # any window, same cells
+    assert np.array_equal(big[3:], f.window(-7, 4, 40, 50, t=9.0)[3:])  # still in time
+    # sin and cos of one angle: a unit vector per cell, rotating by (ky, kx) per cell step
+    s, c = big[3], big[4]
+    assert np.allclose(s**2 + c**2, 1.0, atol=1e-6)
+    angle = np.arctan2(s, c)
+    step = np.angle(np.exp(1j * (angle[1:, :] - angle[:-1, :])))
+    assert np.allclose(step, 0.7, atol=1e-5)
+    # the phase depends on the seed, far from the origin values stay exact
+    assert not np.allclose(big[3], NoiseField(seed=3, channels=3, waves=WAVES).window(-7, 4, 40, 50)[3])
+    far = f.window(10**6, -(10**6), 4, 4)
+    ky, kx = WAVES[0]
+    want = np.sin((ky * (10**6 + np.arange(4)))[:, None] + (kx * (-(10**6) + np.arange(4)))[None, :]
+                  + f.wave_phases()[0])
+    assert np.abs(far[3] - want).max() < 1e-5
+
+
+def test_waves_snap_to_the_period_so_tiles_repeat():
+    f = NoiseField(seed=5, channels=2, period=(10, 12), waves=WAVES)
+    z = f.window(0, 0, 20, 24)
+    assert np.array_equal(z[:, :10, :12], z[:, 10:20, 12:24])
+    assert all(abs(ky * 10 / (2 * np.pi) - round(ky * 10 / (2 * np.pi))) < 1e-9 for ky, _ in f.waves)
+    assert f.waves[0] != WAVES[0] and abs(f.waves[0][0] - WAVES[0][0]) <= np.pi / 10

@@ -35,16 +35,20 @@ def test_contract_is_complete_and_matches_the_network(run_dir, exported):
     spec = read_spec(path)
     G = load_run_generator(run_dir).G
     assert spec.kind == "texture" and spec.name == "tinytex" and spec.license == "MIT"
-    assert spec.noise.channels == 4 and spec.noise.stride == 4
+    # 4 coarse noise values + 1 fine value per pixel of the x2 and x4 levels (4 + 16), then waves
+    assert spec.noise.channels == G.random_channels == 4 + 20 and spec.noise.stride == 4
+    assert len(spec.noise.waves) == 1 + 4 and spec.noise.waves == G.wave_vectors()
+    assert spec.noise.input_channels == spec.input.channels == 24 + 2 * 5
     assert spec.noise.halo == measure_halo_cells(G) and spec.halo == spec.noise.halo * 4
     assert spec.input.name == "noise" and spec.output.name == "image" and spec.output.range == (-1.0, 1.0)
-    assert {p.name for p in spec.params} >= {"seed", "speed", "scale", "loop", "tileable"}
+    names = {p.name for p in spec.params}
+    assert names >= {"seed", "speed", "loop", "tileable"} and "scale" not in names  # scale was removed
     assert spec.training["iterations"] == 4 and spec.training["task"] == "texture"
     assert spec.parity == pytest.approx(parity) and 0.0 <= parity <= 1e-3
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 4, "height", "width"]  # dynamic H/W
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 34, "height", "width"]  # dynamic H/W
 
 
 def test_runtime_render_equals_torch_render(run_dir, exported):
@@ -153,3 +157,24 @@ def test_export_needs_only_the_checkpoint_effect(tmp_path):
     assert a.training == b.training and b.training["iterations"] == 2 and b.training["pairs"] == 2
     assert 0 < b.training["holdout_psnr"] < 100 and 0 < b.training["holdout_ssim"] <= 1
     assert b.description == "kf effect learned from 2 keyframes of pan.mp4"
+
+
+def test_fine_noise_reaches_single_pixels_and_stays_local():
+    """The last level's fine noise is one value per output pixel: changing it moves that pixel's
+    neighbourhood (two 3x3 convolutions: 2 px) and nothing else."""
+    import torch
+
+    torch.manual_seed(0)
+    G = TextureGenerator(noise_channels=3, stride=4, widths=(8, 8, 8), cell_blocks=1, fine_noise=1).eval()
+    assert G.random_channels == 3 + 4 + 16 and G.input_channels == 23
+    x = torch.randn(1, G.input_channels, 6, 6)
+    base = G.body(x)
+    # the x4 level's values follow the x2 level's: channel 3 + 4 + k is pixel (k // 4, k % 4) of its cell
+    cy, cx, k = 2, 3, 5
+    y2 = x.clone()
+    y2[0, 3 + 4 + k, cy, cx] += 3.0
+    diff = (G.body(y2) - base).abs().amax(dim=1)[0]
+    py, px = cy * 4 + k // 4, cx * 4 + k % 4
+    ys, xs = torch.nonzero(diff > 1e-6, as_tuple=True)
+    assert diff[py, px] > 1e-4
+    assert int((ys - py).abs().max()) <= 2 and int((xs - px).abs().max()) <= 2

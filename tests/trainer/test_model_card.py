@@ -32,3 +32,32 @@ def test_portable_paths(tmp_path):
                                                        "holdout": None, "name": "fx"}}
     out = portable_config(config, run)["effect"]
     assert out == {"video": "clip.mp4", "keyframes": "kf", "holdout": None, "name": "fx"}
+
+
+def test_card_command_rebuilds_every_texture_setting():
+    """The card's `ganfx train texture` line, parsed by the real CLI, gives back the same config."""
+    import dataclasses
+    import shlex
+
+    from ganfx.plugin.cli import build_parser
+    from ganfx.plugin.cli.train_texture_cmd import _TEXTURE_OPTIONS
+    from ganfx.trainer.config import LoopConfig
+    from ganfx.trainer.model_card import _train_command
+    from ganfx.trainer.texture_task import TextureConfig
+
+    changed = dict(name="wall", crop=96, batch=3, scale_jitter=0.0, augment="translation", noise_channels=8,
+                   fine_noise=2, waves=3, lowpass=16, stride=16, g_widths=(64, 48, 32, 24, 16), cell_blocks=2,
+                   dilations=(1, 3), margin_cells=2, d_width=16, d_downs=3, loss="hinge", r1_gamma=2.0, r1_every=8,
+                   swd_weight=0.5, lr_g=1e-4, lr_d=3e-4, sample_px=128, flips=True, rot90=True)
+    assert {field for _, field, _, _ in _TEXTURE_OPTIONS} <= set(changed)  # a new flag must be tested here
+    tex = dataclasses.replace(TextureConfig(exemplars=("wall.png",)), **changed)
+    config = {"task": "texture", "loop": dataclasses.asdict(LoopConfig(iterations=77)),
+              "texture": dataclasses.asdict(tex)}
+    argv = shlex.split(_train_command(config))[1:]
+    args = build_parser().parse_args(argv)
+    from ganfx.plugin.cli.train_cmd import overrides
+
+    values = overrides(args, _TEXTURE_OPTIONS)
+    values.update({f: getattr(args, f) for f in ("flips", "rot90") if getattr(args, f) is not None})
+    rebuilt = dataclasses.replace(TextureConfig(exemplars=tuple(args.exemplars)), **values)
+    assert rebuilt == tex and args.iterations == 77

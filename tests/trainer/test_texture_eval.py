@@ -59,12 +59,63 @@ def test_eval_command_reports_all_methods_and_writes_the_side_by_side(model_path
     assert set(report["swd"]) == {"ganfx", "random_phase", "quilting"}
     assert all(v > 0 for v in report["swd"].values())
     assert report["size"] == [80, 72] and report["png"] == str(png)
+    # The copy measure beside SWD: a share per method (4 grid patches of 32x32 here), and the goal.
+    assert set(report["copy"]) == set(report["textured"]) == {"ganfx", "random_phase", "quilting"}
+    assert all(v is None or 0.0 <= v <= 1.0 for v in report["copy"].values())
+    assert report["textured"]["quilting"] > 0 and report["copy"]["quilting"] is not None
+    assert report["copy_goal"] == (report["copy"]["ganfx"] <= 0.5 * report["copy"]["quilting"]
+                                   if report["copy"]["ganfx"] is not None else None)
+    assert set(report["copy_seconds"]) == set(report["swd"])
     import cv2
 
     img = cv2.imread(str(png))
     assert img.shape[1] > 4 * 72  # four panels side by side
     assert main(["eval", str(model_path)]) == 1
     assert "--exemplar" in capsys.readouterr().err
+    assert main(["eval", str(model_path), "--exemplar", str(ex), "--seeds", "1", "--png", str(png), "--overwrite"]) == 0
+    text = capsys.readouterr().out
+    assert "NCC > 0.95" in text and "copy goal" in text
+    assert f"{100 * report['copy']['quilting']:.0f}%" in text.split("image quilting")[1]
+
+
+def test_copy_share_in_the_report_the_card_and_the_captions(model_path, tmp_path):  # noqa: F811
+    from ganfx.trainer.model_card import card_text
+    from ganfx.trainer.texture_eval import format_report, write_side_by_side
+
+    report = {"model": "wall", "exemplar": "wall.png", "size": [80, 72], "seeds": 3,
+              "swd": {"ganfx": 90.0, "random_phase": 120.0, "quilting": 80.0},
+              "copy": {"ganfx": 0.05, "random_phase": 0.0, "quilting": 0.62}, "copy_goal": True,
+              "beats": {"random_phase": True, "quilting": False}}
+    text = format_report(report)
+    assert "copy goal (at most half of image quilting's 62%, i.e. 31%): met, ganfx copies 5%" in text
+    assert [line.split()[-1] for line in text.splitlines()[3:6]] == ["5%", "0%", "62%"]
+    missed = {**report, "copy": {**report["copy"], "ganfx": 0.4}, "copy_goal": False}
+    assert "missed, ganfx copies 40%" in format_report(missed)
+    flat = {**report, "copy": {**report["copy"], "ganfx": None}, "copy_goal": None}
+    assert "not measurable" in format_report(flat) and format_report(flat).splitlines()[3].endswith(" -")
+    old = {k: v for k, v in report.items() if k not in ("copy", "copy_goal")}  # a report from before the measure
+    assert "copy" not in format_report(old)
+
+    run = model_path.parent / "runs" / "00000-wall"
+    config = json.loads((run / "config.json").read_text())
+    card = card_text(model_path, config, report, "synthetic stripes", run_dir=run)
+    assert "| method | SWD | copy share |" in card
+    assert "| image quilting (Efros & Freeman 2001) | **80.0** | 62% |" in card
+    assert "ganfx beats: random-phase noise; copy goal (at most half of image quilting's 62%" in card
+    assert ": met, ganfx copies 5%." in card
+    assert ": missed, ganfx copies 40%." in card_text(model_path, config, missed, "d", run_dir=run)
+    card_old = card_text(model_path, config, old, "d", run_dir=run)
+    assert "| method | SWD |\n|---|---|\n" in card_old and "copy" not in card_old.lower().split("## training")[0]
+
+    import cv2
+
+    img = np.full((72, 80, 3), 0.5, np.float32)
+    with_copy, without = tmp_path / "c.png", tmp_path / "n.png"
+    write_side_by_side(with_copy, img, dict.fromkeys(report["swd"], img), report["swd"], report["copy"])
+    write_side_by_side(without, img, dict.fromkeys(report["swd"], img), report["swd"])
+    a, b = cv2.imread(str(with_copy)), cv2.imread(str(without))
+    assert a.shape == b.shape and (a[:28] != b[:28]).any()  # the captions differ: "copy 5%" is written
+    assert (a[28:] == b[28:]).all()
 
 
 def test_patch_loss_prefers_the_exemplar_to_a_blurred_copy_at_every_scale(exemplar):

@@ -10,8 +10,9 @@ from ganfx.trainer.config import LoopConfig
 from ganfx.trainer.texture_task import TextureConfig
 
 # Small enough to train a few steps in about a second on one thread.
+# Every input the real models have: coarse and fine noise, a learned wave, low-pass waves.
 TINY = dict(crop=32, batch=2, stride=4, g_widths=(16, 8, 8), cell_blocks=1, noise_channels=4, d_width=8,
-            d_downs=2, sample_px=32, eval_swd=False)
+            d_downs=2, sample_px=32, eval_swd=False, waves=1, lowpass=4)
 
 
 def stripes(path, size=(72, 80), seed=0) -> Path:
