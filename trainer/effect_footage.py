@@ -92,7 +92,7 @@ def write_keyframes(clip, numbers, process: str, folder) -> list:
     paths = []
     for n in numbers:
         paths.append(folder / f"{n:04d}.png")
-        write_png(paths[-1], apply_process(process, frames[n]))
+        write_png(paths[-1], apply_process(process, frames[n], frame=n))
     return paths
 
 

@@ -76,11 +76,14 @@ def _grey(frame) -> np.ndarray:
     return cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
 
 
-def dis_flow(a, b) -> np.ndarray:
-    """OpenCV DIS optical flow (medium preset) from frame a to b. # [H,W,3], [H,W,3] -> [H,W,2]"""
+def dis_flow(a, b, finest_scale=None) -> np.ndarray:
+    """OpenCV DIS optical flow (medium preset) from frame a to b; `finest_scale` 0 takes the
+    preset's patch search down to full resolution (medium stops at 1/2). # [H,W,3], [H,W,3] -> [H,W,2]"""
     import cv2
 
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    if finest_scale is not None:
+        dis.setFinestScale(finest_scale)
     return dis.calc(_grey(a), _grey(b), None)
 
 
@@ -90,10 +93,8 @@ def _remap(img, map_x, map_y):
     return cv2.remap(img, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def flow_between(a, b) -> Flow:
-    """Forward flow a->b with occlusions removed by the forward-backward check of Sundaram et al.
-    2010: |fw + bw(p + fw)|^2 < 0.01 (|fw|^2 + |bw(p + fw)|^2) + 0.5."""
-    fw, bw = dis_flow(a, b), dis_flow(b, a)
+def _checked(fw, bw) -> Flow:
+    """The flow fw (a->b) with its forward-backward check against bw (b->a)."""
     h, w = fw.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     map_x, map_y = gx + fw[..., 0], gy + fw[..., 1]
@@ -102,6 +103,18 @@ def flow_between(a, b) -> Flow:
     bound = 0.01 * ((fw**2).sum(-1) + (bw_at**2).sum(-1)) + 0.5
     inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
     return Flow(map_x, map_y, (diff < bound) & inside)
+
+
+def flow_pair(a, b, finest_scale=None) -> tuple:
+    """(Flow a->b, Flow b->a), each checked against the other: two DIS runs for both directions."""
+    fw, bw = dis_flow(a, b, finest_scale), dis_flow(b, a, finest_scale)
+    return _checked(fw, bw), _checked(bw, fw)
+
+
+def flow_between(a, b, finest_scale=None) -> Flow:
+    """Forward flow a->b with occlusions removed by the forward-backward check of Sundaram et al.
+    2010: |fw + bw(p + fw)|^2 < 0.01 (|fw|^2 + |bw(p + fw)|^2) + 0.5."""
+    return _checked(dis_flow(a, b, finest_scale), dis_flow(b, a, finest_scale))
 
 
 def clip_flows(inputs, cut_threshold: float = 0.5) -> list:

@@ -6,6 +6,11 @@ warping-error ratio (the process applied to every frame of the clip is the targe
 
     from ganfx.trainer.effect_targets import apply_process
     styled = apply_process("stylization", frame)     # [H,W,3] uint8 RGB -> [H,W,3] uint8 RGB
+    painted = apply_process("painterly", frame, frame=12)   # seeded processes take the frame number
+
+Seeded processes (SEEDED: strokes drawn at random) use the frame number as their seed, so a
+clip treated frame by frame gets fresh strokes on every frame (it flickers, as painting each
+frame by hand would) and the same frame always gets the same painting.
 
 Only OpenCV and numpy: `ganfx eval` imports this without torch.
 """
@@ -45,12 +50,24 @@ def _posterize(rgb: np.ndarray) -> np.ndarray:
     return np.clip(levels * (edges[..., None] / 255.0), 0, 255).astype(np.uint8)
 
 
+def _painterly(rgb: np.ndarray, frame: int = 0) -> np.ndarray:
+    """Hertzmann 1998 curved brush strokes (ganfx.trainer.painterly.paint): radii 8, 4, 2 px, reference
+    blur 0.5 R, grid R, threshold 50, strokes 4-16 steps along the isophotes, curvature filter 1,
+    random order; seed = frame number."""
+    from .painterly import paint
+
+    return paint(rgb, seed=frame)
+
+
 # name -> function; each docstring is the exact description a model card quotes
 PROCESSES = {
     "stylization": _stylization,
     "edge_preserving": _edge_preserving,
     "posterize": _posterize,
+    "painterly": _painterly,
 }
+# processes that draw at random: function(rgb, frame) with the frame number as seed
+SEEDED = frozenset({"painterly"})
 
 
 def _check(name: str) -> str:
@@ -59,9 +76,13 @@ def _check(name: str) -> str:
     return name
 
 
-def apply_process(name: str, rgb: np.ndarray) -> np.ndarray:
-    """Apply a named process to one frame. # [H,W,3] uint8 RGB -> [H,W,3] uint8 RGB"""
+def apply_process(name: str, rgb: np.ndarray, frame: int | None = None) -> np.ndarray:
+    """Apply a named process to one frame; `frame` (its number in the clip, default 0) seeds
+    the SEEDED processes and is ignored by the others. # [H,W,3] uint8 RGB -> [H,W,3] uint8 RGB"""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise UserInputError(f"target process {name}: expected [H,W,3] uint8, got {rgb.shape} {rgb.dtype}")
-    return PROCESSES[_check(name)](np.ascontiguousarray(rgb))
+    fn = PROCESSES[_check(name)]
+    if name in SEEDED:
+        return fn(np.ascontiguousarray(rgb), frame=int(frame or 0))
+    return fn(np.ascontiguousarray(rgb))

@@ -182,7 +182,8 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
     """Low frequencies of an exemplar as `count` waves and their weights per colour channel.
 
     Frequencies with periods longer than `min_period` pixels (and shorter than the exemplar)
-    are drawn without replacement, in proportion to their power; each wave's weight per
+    are drawn in proportion to their power, without replacement while the band has enough of
+    them (then with: a repeated frequency gets its own phase, so no wave is wasted); each wave's weight per
     channel is that channel's Fourier modulus there (signed by its correlation with the
     luminance), scaled so the waves together carry the band's whole variance per channel.
     With a random phase per wave this is random-phase noise (Galerne et al. 2011) restricted
@@ -206,7 +207,7 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
         return out_k, out_a
     power = np.abs(lum[iy, ix]) ** 2 + 1e-12
     rng = np.random.default_rng(seed)
-    pick = rng.choice(iy.size, size=min(count, iy.size), replace=False, p=power / power.sum())
+    pick = rng.choice(iy.size, size=count, replace=iy.size < count, p=power / power.sum())
     coef = spec[iy[pick], ix[pick]]  # [n,3]
     sign = np.sign(np.real(coef * np.conj(lum[iy[pick], ix[pick]])[:, None])) + (coef.real == 0)
     # variance of the band per channel (both half planes) and of the picked bins

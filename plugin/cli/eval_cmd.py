@@ -9,7 +9,8 @@ the goal is at most half of image quilting's), beside the two classical baseline
 the spot, and a side-by-side PNG (exemplar | ganfx | random-phase noise | image quilting).
 Runs through the runtime (no torch).
 Effect models: PSNR/SSIM on held-out pairs and the temporal warping-error ratio on a clip
-(`ganfx eval watercolor --video clip.mp4 --keyframes held/`, see ganfx.plugin.cli.eval_effect).
+(`ganfx eval watercolor --video clip.mp4 --keyframes held/`), beside keyframe propagation along
+optical flow with `--propagate-from KEYFRAMES` (see ganfx.plugin.cli.eval_effect).
 
 Evaluation is chosen by the model's kind from the table EVALUATORS (kind -> function).
 Everything is checked before the measuring starts: the picture's name (a new .png in an

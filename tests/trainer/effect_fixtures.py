@@ -52,5 +52,5 @@ def make_keyframes(folder, clip, numbers, process=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     frames = read_clip_frames(clip, numbers)
     for n in numbers:
-        write_png(folder / f"{n:04d}.png", apply_process(process, frames[n]) if process else shift_filter(frames[n]))
+        write_png(folder / f"{n:04d}.png", apply_process(process, frames[n], frame=n) if process else shift_filter(frames[n]))
     return folder

@@ -1,0 +1,61 @@
+"""Wave inputs of texture generators: spectral peaks of regular exemplars, low-pass waves."""
+
+import numpy as np
+import torch
+
+from ganfx.runtime.noise import NoiseField
+from ganfx.trainer.texture_data import lowpass_waves, spectral_peaks
+from ganfx.trainer.texture_nets import TextureGenerator
+
+
+def _bricks(h=256, w=256, course=32, brick=80):
+    """Running bond: mortar every `course` rows, joints every `brick` px, offset by half each course."""
+    yy, xx = np.mgrid[:h, :w]
+    row = yy // course
+    mortar = (yy % course < 4) | ((xx + (row % 2) * brick // 2) % brick < 4)
+    img = np.where(mortar, 0.8, 0.35)[..., None] * np.array([1.0, 0.6, 0.5])
+    return img.astype(np.float32)
+
+
+def test_spectral_peaks_find_the_course_height():
+    k = spectral_peaks(_bricks(), 3, stride=8)
+    periods = 2 * np.pi / np.hypot(k[:, 0], k[:, 1]) * 8  # px
+    ky0 = abs(k[0, 0])
+    assert abs(2 * np.pi / ky0 * 8 - 32) < 1.0 and abs(k[0, 1]) < 0.02  # the strongest: courses, 32 px apart
+    assert np.all(periods >= 2.5 * 8 - 1e-3)  # nothing finer than the cells can carry
+    # the peaks are distinct (no conjugate pair counted twice)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.abs(k[i] + k[j]).max() > 0.05 and np.abs(k[i] - k[j]).max() > 0.05
+
+
+def test_lowpass_waves_carry_the_band_variance():
+    rng = np.random.default_rng(0)
+    import cv2
+
+    shade = cv2.GaussianBlur(rng.normal(0, 1, (256, 256)).astype(np.float32), (0, 0), 24)
+    ex = np.clip(0.5 + 0.15 * shade[..., None] / shade.std() + rng.normal(0, 0.05, (256, 256, 3)), 0, 1)
+    k, amp = lowpass_waves(ex.astype(np.float32), 24, stride=8, min_period=64, seed=0)
+    assert k.shape == (24, 2) and amp.shape == (3, 24)
+    assert np.all(2 * np.pi / np.maximum(np.hypot(k[:, 0], k[:, 1]), 1e-9) * 8 > 64)  # only long periods
+    field = NoiseField(seed=1, channels=1, waves=tuple(map(tuple, k)))
+    sines = field.window(0, 0, 32, 32)[1::2]  # [24,32,32]: one 256 px exemplar's worth of cells
+    low = np.einsum("ck,khw->chw", amp / 2.0, sines)  # back to 0..1 image units
+    want = cv2.GaussianBlur(ex, (0, 0), 10).std(axis=(0, 1))  # the exemplar's large-scale variation
+    got = low.std(axis=(1, 2))
+    assert np.all(got > 0.3 * want) and np.all(got < 3.0 * want)
+    assert np.corrcoef(amp[0], amp[1])[0, 1] > 0.9  # one grey-ish shading: channels move together
+
+
+def test_torch_waves_match_the_runtime_field():
+    torch.manual_seed(0)
+    G = TextureGenerator(noise_channels=2, stride=4, widths=(8, 8, 8), cell_blocks=1, waves=((0.3, 0.7),),
+                         lowpass=2).eval()
+    with torch.no_grad():
+        G.lowpass_k.copy_(torch.tensor([[0.1, 0.05], [0.0, 0.2]]))
+        G.lowpass_amp.fill_(0.3)
+    field = NoiseField(seed=5, channels=G.random_channels, waves=G.wave_vectors())
+    grid = field.window(0, 0, 6, 7)[G.random_channels:]
+    phases = torch.from_numpy(field.wave_phases()).float()[None]
+    ours = G.wave_channels(1, 6, 7, phases)[0].detach().numpy()
+    assert np.abs(ours - grid).max() < 1e-5
