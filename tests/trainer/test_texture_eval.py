@@ -135,3 +135,21 @@ def test_patch_loss_prefers_the_exemplar_to_a_blurred_copy_at_every_scale(exempl
     # Each level is measured in units of the real level's spread: a faint fine band weighs as
     # much as the strong coarse ones, so losing it costs a lot.
     assert blur > 2 * same
+
+
+def test_gallery_shows_exemplar_ganfx_and_quilting_at_one_to_one(model_path, tmp_path):  # noqa: F811
+    import cv2
+
+    from ganfx.trainer.gallery import main as gallery_main
+
+    exemplar = stripes(tmp_path / "ex.png", size=(96, 80))
+    out = tmp_path / "gallery.png"
+    assert gallery_main([f"{model_path}={exemplar}", f"{model_path}={exemplar}", "-o", str(out), "--side", "48"]) == 0
+    img = cv2.imread(str(out))[..., ::-1]
+    ex = load_exemplar(exemplar)
+    side = 48
+    # two rows of three 48 px pictures under 28 px captions, 6 px apart: the exemplar's centre at 1:1
+    assert img.shape == (2 * (28 + side + 6), 3 * side + 2 * 6, 3)
+    y, x = (ex.shape[0] - side) // 2, (ex.shape[1] - side) // 2
+    want = np.rint(ex[y:y + side, x:x + side] * 255)
+    assert np.abs(img[28:28 + side, :side].astype(float) - want).max() <= 1
