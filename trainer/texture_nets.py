@@ -88,7 +88,7 @@ class TextureGenerator(nn.Module):
         self.ups = nn.ModuleList()
         for cin, cout in zip(widths[:-1], widths[1:]):
             self.ups.append(nn.ModuleList([
-                nn.Conv2d(cin + self.fine_noise, cout, 3, padding=1),
+                nn.Conv2d(cin + self.fine_noise + 2 * self.waves, cout, 3, padding=1),
                 nn.Sequential(_act(), PixelNorm(), nn.Conv2d(cout, cout, 3, padding=1), _act(), PixelNorm()),
             ]))
         self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
@@ -141,6 +141,24 @@ class TextureGenerator(nn.Module):
         a = a + phases.to(dev)[:, :, None, None]  # [B,W,h,w]
         return torch.stack([torch.sin(a), torch.cos(a)], dim=2).reshape(batch, 2 * n, h, w)
 
+    def waves_at_level(self, sincos: torch.Tensor, level: int) -> torch.Tensor:
+        """The learned waves at every pixel of an upsampled level, exactly, from their cell values.
+
+        Cell values are the waves at the cell's centre; a pixel `d` cells away (d in -0.5..0.5)
+        has angle a + k.d, and sin/cos of it are a fixed rotation of the cell's sin/cos, so the
+        waves stay smooth at every resolution (sampled per cell and held, they would step at
+        every cell border: a cell grid). # [N,2W,h,w] -> [N,2W,h*2^level,w*2^level]
+        """
+        r = 2**level
+        k = self.wave_k
+        off = (torch.arange(r, device=k.device, dtype=k.dtype) + 0.5) / r - 0.5
+        phi = k[:, 0, None, None] * off[None, :, None] + k[:, 1, None, None] * off[None, None, :]  # [W,r,r]
+        c, s = torch.cos(phi)[None, :, :, :, None, None], torch.sin(phi)[None, :, :, :, None, None]
+        n, _, h, w = sincos.shape
+        sin_a, cos_a = sincos[:, 0::2, None, None], sincos[:, 1::2, None, None]  # [N,W,1,1,h,w]
+        out = torch.stack([sin_a * c + cos_a * s, cos_a * c - sin_a * s], dim=2)  # [N,W,2,r,r,h,w]
+        return F.pixel_shuffle(out.reshape(n, 2 * self.waves * r * r, h, w), r)
+
     def get_extra_state(self) -> torch.Tensor:
         return torch.tensor(bool(self.grey))
 
@@ -160,12 +178,14 @@ class TextureGenerator(nn.Module):
         start = c
         for level, (conv, rest) in enumerate(self.ups, start=1):
             h = F.interpolate(h, scale_factor=2, mode="nearest")
+            extra = []
             if self.fine_noise:
                 n = self.fine_noise * 4**level
-                fine = F.pixel_shuffle(x[:, start:start + n], 2**level)  # [N,f,h*2^l,w*2^l]
+                extra.append(F.pixel_shuffle(x[:, start:start + n], 2**level))  # [N,f,h*2^l,w*2^l]
                 start += n
-                h = torch.cat([h, fine], dim=1)
-            h = rest(conv(h))
+            if self.waves:
+                extra.append(self.waves_at_level(learned, level))
+            h = rest(conv(torch.cat([h, *extra], dim=1) if extra else h))
         y = self.to_rgb(h)
         if self.lowpass:
             sines = x[:, f + 2 * self.waves::2]  # [N,K,h,w]: the sin channel of each low-pass wave

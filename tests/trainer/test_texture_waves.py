@@ -59,3 +59,19 @@ def test_torch_waves_match_the_runtime_field():
     phases = torch.from_numpy(field.wave_phases()).float()[None]
     ours = G.wave_channels(1, 6, 7, phases)[0].detach().numpy()
     assert np.abs(ours - grid).max() < 1e-5
+
+
+def test_waves_are_exact_at_every_pixel_of_the_upsampled_levels():
+    """No staircase at cell borders: the level's waves equal the waves evaluated at each pixel's place."""
+    G = TextureGenerator(noise_channels=2, stride=4, widths=(8, 8, 8), cell_blocks=1, waves=((0.9, -0.4), (0.2, 1.7)))
+    field = NoiseField(seed=3, channels=1, waves=G.wave_vectors())
+    cells = torch.from_numpy(field.window(0, 0, 5, 6)[1:])[None]  # [1,4,5,6]
+    for level in (1, 2):
+        r = 2**level
+        got = G.waves_at_level(cells, level)[0].detach().numpy()  # [4,5r,6r]
+        yy = (np.arange(5 * r) + 0.5) / r - 0.5  # pixel centres in cell units (cell values at cell centres)
+        xx = (np.arange(6 * r) + 0.5) / r - 0.5
+        for j, (ky, kx) in enumerate(G.wave_vectors()):
+            a = ky * yy[:, None] + kx * xx[None, :] + field.wave_phases()[j]
+            assert np.abs(got[2 * j] - np.sin(a)).max() < 1e-5
+            assert np.abs(got[2 * j + 1] - np.cos(a)).max() < 1e-5
