@@ -1,6 +1,6 @@
 """onnxruntime vs PyTorch eager on the same texture generator, same input, same CPU threads.
 
-    python benchmarks/ort_vs_torch.py                       # a shipped model's architecture (brick)
+    python benchmarks/ort_vs_torch.py                       # the shipped textures' architecture
     python benchmarks/ort_vs_torch.py --threads 2 --size 512 --repeat 5
 
 Builds the generator the way the trainer does (random weights: speed does not depend on
@@ -37,8 +37,10 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512, help="output pixels per side (default 512)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--stride", type=int, default=8)
-    parser.add_argument("--widths", default="128,96,48,24", help="generator widths per level")
-    parser.add_argument("--cell-blocks", type=int, default=3)
+    parser.add_argument("--widths", default="128,96,64,32", help="generator widths per level")
+    parser.add_argument("--dilations", default="1,2,2,4", help="dilation of each cell block")
+    parser.add_argument("--waves", type=int, default=4, help="learned waves (0 for stochastic textures)")
+    parser.add_argument("--lowpass", type=int, default=32, help="low-pass waves")
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
@@ -51,17 +53,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     widths = tuple(int(w) for w in args.widths.split(","))
-    G = TextureGenerator(16, args.stride, widths, args.cell_blocks).eval()
+    dilations = tuple(int(d) for d in args.dilations.split(","))
+    G = TextureGenerator(16, args.stride, widths, len(dilations), fine_noise=1, waves=((0.3, 0.9),) * args.waves,
+                         dilations=dilations, lowpass=args.lowpass).eval()
     halo = measure_halo_cells(G)
     cells = args.size // args.stride + 2 * halo
-    noise = torch.randn(1, 16, cells, cells)
+    noise = torch.randn(1, G.input_channels, cells, cells)
     spec = ModelSpec(kind="texture", name="bench", version="1", description="benchmark", license="MIT",
-                     inputs=(TensorSpec("noise", 16, (-4.0, 4.0), "none"),),
+                     inputs=(TensorSpec("noise", G.input_channels, (-4.0, 4.0), "none"),),
                      outputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),), halo=halo * args.stride, multiple=1,
-                     params=texture_params(), noise=NoiseSpec(16, args.stride, halo))
+                     params=texture_params(), noise=NoiseSpec(G.random_channels, args.stride, halo, G.wave_vectors()))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.onnx"
-        plan = ExportPlan(G, spec, torch.randn(1, 16, 2 * halo + 3, 2 * halo + 3), [noise[:, :, :20, :24]],
+        side = 2 * halo + 3
+        plan = ExportPlan(G, spec, torch.randn(1, G.input_channels, side, side), [noise[:, :, :side + 2, :side + 4]],
                           "noise", "image")
         export_plan(plan, path)
         opts = ort.SessionOptions()

@@ -10,7 +10,7 @@ docs/architecture.md, "One render path".
         out = session.process(frames, [1001, 1002])               # [N,H,W,C] in -> [N,H,W,C] out, one network call
         session.end()
 
-    tex = open_session("brick", {"speed": "0.5"}, SessionOptions(size=(1920, 1080), fps=Fraction(25)))
+    tex = open_session("redbrick", {"speed": "0.5"}, SessionOptions(size=(1920, 1080), fps=Fraction(25)))
     out = tex.process(None, [0, 1, 2])                            # generators get no frames
 
 Frames follow the media convention: uint8/uint16 are sRGB, float32 is scene-linear. The

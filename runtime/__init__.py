@@ -1,7 +1,7 @@
 """ganfx runtime: run exported ganfx generators with onnxruntime, no torch.
 
     >>> from ganfx.runtime import load_model
-    >>> model = load_model("brick")                    # a shipped texture
+    >>> model = load_model("redbrick")                    # a shipped texture
     >>> rgb = model.generate(1920, 1080, t=0.0, seed=7)   # [H,W,3] float32
 
 Heavy modules (onnxruntime, av, cv2) are imported on first use, so importing this

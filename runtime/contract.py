@@ -10,7 +10,7 @@ Keys (schema 1, values are strings, JSON where structured) — see docs/architec
 
 Reading needs no `onnx` package:
 
-    spec = read_spec("exported_models/brick.onnx")   # raises ContractError naming file and key
+    spec = read_spec("exported_models/redbrick.onnx")   # raises ContractError naming file and key
     spec.kind, spec.halo, [p.name for p in spec.params]
 
 Writing is the trainer's: `spec.to_metadata()` gives the key/value strings to store, and

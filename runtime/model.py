@@ -3,7 +3,7 @@
     from ganfx.runtime import load_model
     fx = load_model("watercolor")                 # shipped name, GANFX_MODELS folder, or a path
     out = fx.apply(frame, strength=0.8, tile=512)     # [H,W,C] in -> [H,W,C] out, same dtype
-    tex = load_model("brick").generate(3840, 2160, t=1.5, seed=3, tileable=True)
+    tex = load_model("redbrick").generate(3840, 2160, t=1.5, seed=3, tileable=True)
 
 Names resolve in this order: an existing path; each folder of GANFX_MODELS (os.pathsep
 separated); ~/.local/share/ganfx/models; the shipped models. `precision="fp16"` picks the

@@ -181,11 +181,12 @@ def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cel
 def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: float, seed: int = 0) -> tuple:
     """Low frequencies of an exemplar as `count` waves and their weights per colour channel.
 
-    Frequencies with periods longer than `min_period` pixels (and shorter than the exemplar)
-    are drawn in proportion to their power, without replacement while the band has enough of
-    them (then with: a repeated frequency gets its own phase, so no wave is wasted); each wave's weight per
-    channel is that channel's Fourier modulus there (signed by its correlation with the
-    luminance), scaled so the waves together carry the band's whole variance per channel.
+    Frequencies with periods longer than `min_period` pixels (and shorter than the exemplar):
+    when the band has at most `count` of them, every one, split over several waves with their
+    own phases (the band's spectrum exactly); otherwise `count` drawn without replacement in
+    proportion to their power, scaled to carry the band's whole variance per channel. Each
+    wave's weight per channel is that channel's Fourier modulus there, signed by its
+    correlation with the luminance (colours stay correlated).
     With a random phase per wave this is random-phase noise (Galerne et al. 2011) restricted
     to a sparse set of low frequencies. Weights are in the generator's -1..1 output units.
     # [H,W,3] -> ([count,2] radians per cell, [3,count])
@@ -206,16 +207,59 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
     if iy.size == 0:
         return out_k, out_a
     power = np.abs(lum[iy, ix]) ** 2 + 1e-12
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(iy.size, size=count, replace=iy.size < count, p=power / power.sum())
+    if iy.size <= count:
+        # every bin of the band, each split over about count/size waves of equal power and their
+        # own phases: the band's spectrum exactly (as random-phase noise has it), no wave wasted
+        pick = np.arange(count) % iy.size
+        share = 1.0 / np.bincount(pick, minlength=iy.size)[pick]
+    else:
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(iy.size, size=count, replace=False, p=power / power.sum())
+        share = None
     coef = spec[iy[pick], ix[pick]]  # [n,3]
     sign = np.sign(np.real(coef * np.conj(lum[iy[pick], ix[pick]])[:, None])) + (coef.real == 0)
-    # variance of the band per channel (both half planes) and of the picked bins
-    band_var = 2.0 * (np.abs(spec[iy, ix]) ** 2).sum(axis=0) / (h * w) ** 2
-    pick_var = 2.0 * (np.abs(coef) ** 2).sum(axis=0) / (h * w) ** 2
-    amp = 2.0 * np.abs(coef) / (h * w) * np.sqrt(band_var / np.maximum(pick_var, 1e-20))  # a sine of amp a has variance a^2/2
+    amp = 2.0 * np.abs(coef) / (h * w)  # a sine of amplitude a has variance a^2/2: a bin and its conjugate
+    if share is not None:
+        amp = amp * np.sqrt(share)[:, None]
+    else:  # the picked bins carry the whole band's variance per channel
+        band_var = 2.0 * (np.abs(spec[iy, ix]) ** 2).sum(axis=0) / (h * w) ** 2
+        pick_var = 2.0 * (np.abs(coef) ** 2).sum(axis=0) / (h * w) ** 2
+        amp = amp * np.sqrt(band_var / np.maximum(pick_var, 1e-20))
     n = len(pick)
-    out_k[:n, 0] = 2.0 * np.pi * fy[iy[pick], 0] / h * stride
-    out_k[:n, 1] = 2.0 * np.pi * fx[0, ix[pick]] / w * stride
+    # Each wave a random fraction of a bin off its bin's centre: the same spectrum in the mean, but
+    # incommensurate frequencies, so the large-scale shading never repeats (on bin centres it would
+    # repeat with the exemplar's size) and no pair of waves beats into visible bands.
+    jitter = np.random.default_rng(seed + 1).uniform(-0.5, 0.5, size=(n, 2))
+    out_k[:n, 0] = 2.0 * np.pi * (fy[iy[pick], 0] + jitter[:, 0]) / h * stride
+    out_k[:n, 1] = 2.0 * np.pi * (fx[0, ix[pick]] + jitter[:, 1]) / w * stride
     out_a[:, :n] = (2.0 * amp * sign).T  # 0..1 image units -> -1..1 output units
     return out_k, out_a
+
+
+def spot_kernel(exemplar: np.ndarray, size: int, min_period: float) -> np.ndarray:
+    """A compact colour texton for spot noise: white noise convolved with it has the exemplar's spectrum.
+
+    The exemplar's periodic component, its luminance's phase removed (so the kernel is centred
+    and compact) and the channels' relative phases kept (so colours stay correlated), cut to
+    `size` x `size` with a Hann taper, and scaled so its output carries the exemplar's variance
+    above the low-pass band (periods under `min_period` px, the band `lowpass_waves` leaves out).
+    In the generator's -1..1 output units. # [H,W,3] -> [3,1,size,size] float32
+    """
+    from .baselines import periodic_component
+
+    u = periodic_component(np.asarray(exemplar, np.float64))
+    h, w = u.shape[:2]
+    spec = np.fft.fft2(u - u.mean(axis=(0, 1)), axes=(0, 1))
+    lum = spec.mean(axis=2, keepdims=True)
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    high = (np.hypot(fy, fx) * min_period >= 1.0)[..., None]  # periods under min_period
+    zero_phase = spec * np.conj(lum) / (np.abs(lum) + 1e-12) * high
+    texton = np.fft.fftshift(np.real(np.fft.ifft2(zero_phase, axes=(0, 1))), axes=(0, 1))
+    cy, cx, r = h // 2, w // 2, size // 2
+    cut = texton[cy - r:cy + r + 1, cx - r:cx + r + 1]
+    taper = np.outer(np.hanning(size + 2)[1:-1], np.hanning(size + 2)[1:-1])[..., None]
+    cut = cut * taper
+    want = (np.abs(spec * high) ** 2).sum(axis=(0, 1)) / (h * w) ** 2  # band variance per channel
+    cut = cut * np.sqrt(want / np.maximum((cut**2).sum(axis=(0, 1)), 1e-20))
+    return (2.0 * cut).transpose(2, 0, 1)[:, None].astype(np.float32)  # 0..1 units -> -1..1

@@ -2,7 +2,7 @@
 
     ganfx --version
     ganfx models
-    ganfx info brick
+    ganfx info redbrick
 
 Commands live in a table (name -> module), imported only when run, so `ganfx --help`
 stays fast and commands that need torch only ask for it when used. Each command module

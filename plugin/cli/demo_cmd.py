@@ -4,7 +4,7 @@
     ganfx demo -o /tmp/demo --seconds 2
 
 Parts, in order (the table PARTS; each is a function(args, out_dir) -> [written paths]):
-- textures: a seamlessly looping 1280x720 mp4 of the shipped textures in a 3x2 grid,
+- textures: a seamlessly looping 960x540 mp4 of the shipped textures in a 3x2 grid,
   each animated through its noise field (the last frame leads straight back to the first),
   rendered at the models' native size (1:1, no resampling);
 - tileable: a 3840x2160 still of one shipped texture that tiles seamlessly (tileable noise),
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VIDEO_SIZE = (1280, 720)
+VIDEO_SIZE = (960, 540)
 STILL_SIZE = (3840, 2160)
 GRID = (3, 2)  # columns, rows of the texture video
 STILL_MODEL = "redbrick"  # preferred for the tileable still; any shipped texture works
@@ -26,7 +26,7 @@ BATCH = 4  # frames per network call
 
 def add_arguments(parser):
     parser.add_argument("-o", "--output", default="ganfx-demo", help="folder to write the demo into (default ganfx-demo)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of the looping texture video (default 3)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of the looping texture video (default 2)")
     parser.add_argument("--fps", type=int, default=24, help="frame rate of the texture video (default 24)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

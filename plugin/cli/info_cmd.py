@@ -1,6 +1,6 @@
 """`ganfx info MODEL`: the contract, parameters and execution providers.
 
-    ganfx info brick
+    ganfx info redbrick
     ganfx info wall.onnx --json      # the contract as JSON: structured keys are objects and lists
 """
 
