@@ -10,7 +10,7 @@
 The generator follows the spatial GAN idea (Jetchev et al. 2016): noise is a grid, one
 vector per cell of `stride` pixels; 1x1 convolutions map each cell's noise, 3x3
 convolutions at cell resolution (optionally dilated) give long-range context cheaply, then
-nearest x2 upsampling + convolutions reach pixels, each level fed its own per-pixel noise
+bilinear x2 upsampling + convolutions reach pixels, each level fed its own per-pixel noise
 (fine detail); learned waves give regular textures a phase reference (PSGAN, Bergmann et al.
 2017) and fixed low-pass waves add the exemplar's large-scale variation. The input layout is
 documented in docs/architecture.md ("Noise"). No normalisation over the image: every output
@@ -180,6 +180,8 @@ class TextureGenerator(nn.Module):
         # Checkpoints from before `grey` was saved have no extra state: keep the default (colour).
         if prefix + "_extra_state" not in state_dict:
             state_dict = {**state_dict, prefix + "_extra_state": torch.tensor(self.grey)}
+        if prefix + "spot_kernel" not in state_dict and self.spot == 0:  # saved before spot noise existed
+            state_dict = {**state_dict, prefix + "spot_kernel": self.spot_kernel}
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,7 +191,9 @@ class TextureGenerator(nn.Module):
         start = c
         finest = None
         for level, (conv, rest) in enumerate(self.ups, start=1):
-            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            # bilinear, not nearest: features held for whole cells and blocks step at their borders,
+            # which shows as a grid at the cell size (worst along strong structure, e.g. brick courses)
+            h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
             extra = []
             if self.fine_noise:
                 n = self.fine_noise * 4**level

@@ -153,3 +153,16 @@ def test_gallery_shows_exemplar_ganfx_and_quilting_at_one_to_one(model_path, tmp
     y, x = (ex.shape[0] - side) // 2, (ex.shape[1] - side) // 2
     want = np.rint(ex[y:y + side, x:x + side] * 255)
     assert np.abs(img[28:28 + side, :side].astype(float) - want).max() <= 1
+
+
+def test_cell_grid_figure_sees_a_grid_and_not_a_texture():
+    from ganfx.trainer.texture_eval import cell_grid
+
+    rng = np.random.default_rng(0)
+    import cv2
+
+    tex = cv2.GaussianBlur(rng.random((256, 256, 3)).astype(np.float32), (0, 0), 1.5)
+    gridded = tex.copy()
+    gridded[::8] *= 0.97  # a faint line every 8 px
+    assert cell_grid(tex, 8) < 5.0
+    assert cell_grid(gridded, 8) > 10 * cell_grid(tex, 8)
