@@ -164,5 +164,5 @@ def test_cell_grid_figure_sees_a_grid_and_not_a_texture():
     tex = cv2.GaussianBlur(rng.random((256, 256, 3)).astype(np.float32), (0, 0), 1.5)
     gridded = tex.copy()
     gridded[::8] *= 0.97  # a faint line every 8 px
-    assert cell_grid(tex, 8) < 5.0
+    assert cell_grid(tex, 8) < 15.0  # a smooth spectrum: about the peak-to-median spread of noise
     assert cell_grid(gridded, 8) > 10 * cell_grid(tex, 8)
