@@ -99,11 +99,12 @@ def test_proxy_render_is_the_full_render_reduced(texture_path):
     assert not np.array_equal(half, model.generate(32, 24, seed=2, dtype=np.uint8))  # not a native small render
 
 
-def test_shipped_models_exported_with_scale_still_render():
+def test_shipped_textures_have_no_scale_parameter():
     shipped = [e for e in list_models() if e.source == "shipped" and e.spec and e.spec.kind == "texture"]
     if not shipped:
         pytest.skip("no shipped texture models in this checkout")
+    for entry in shipped:
+        assert "scale" not in {p.name for p in entry.spec.params}, entry.name
     model = load_model(shipped[0].path, threads=1)
-    assert render(model, {"seed": 1, "scale": 1.0}, size=(32, 32)).shape == (32, 32, 3)
-    with pytest.raises(UserInputError, match="parameter 'scale' was removed"):
+    with pytest.raises(UserInputError, match="scale"):
         render(model, {"scale": 2.0}, size=(32, 32))
