@@ -385,7 +385,7 @@ def generate_file(output_path, processor, count: int, size: tuple,
     """Render generated frames 0..count-1 (or the chunk `frames` = (first, last) of them) to a
     still, a sequence or a video. Frame n is the same image whichever chunk renders it.
 
-        generate_file("tex/ice.####.exr", processor, count=240, size=(2048, 2048), frames=(0, 59))
+        generate_file("tex/wall.####.exr", processor, count=240, size=(2048, 2048), frames=(0, 59))
     """
     from .io import OutputSpec, is_sequence, open_writer
 

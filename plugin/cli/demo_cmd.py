@@ -4,7 +4,7 @@
     ganfx demo -o /tmp/demo --seconds 2
 
 Parts, in order (the table PARTS; each is a function(args, out_dir) -> [written paths]):
-- textures: a seamlessly looping 960x540 mp4 of the shipped textures in a 3x2 grid,
+- textures: a seamlessly looping 768x432 mp4 of the shipped textures in a 3x2 grid,
   each animated through its noise field (the last frame leads straight back to the first),
   rendered at the models' native size (1:1, no resampling);
 - tileable: a 3840x2160 still of one shipped texture that tiles seamlessly (tileable noise),
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VIDEO_SIZE = (960, 540)
+VIDEO_SIZE = (768, 432)
 STILL_SIZE = (3840, 2160)
 GRID = (3, 2)  # columns, rows of the texture video
 STILL_MODEL = "redbrick"  # preferred for the tileable still; any shipped texture works

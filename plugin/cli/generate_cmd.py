@@ -1,8 +1,8 @@
 """`ganfx generate MODEL -o OUTPUT --size WxH`: render a texture model to a still, a sequence or a video.
 
     ganfx generate redbrick -o wall.exr --size 3840x2160 --tileable
-    ganfx generate marble -o marble.mp4 --size 1280x720 --frames 96 --fps 24 --loop
-    ganfx generate ice -o tex/ice.####.png --size 512x512 --frames 48 --param speed=0.5
+    ganfx generate stonewall -o wall.mp4 --size 1280x720 --frames 96 --fps 24 --loop
+    ganfx generate stonewall -o tex/wall.####.png --size 512x512 --frames 48 --param speed=0.5
 """
 
 from __future__ import annotations

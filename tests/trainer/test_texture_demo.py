@@ -19,7 +19,7 @@ def test_demo_writes_a_looping_video_and_a_tileable_4k_still(tmp_path):
     from ganfx.runtime.io import open_reader
 
     with open_reader(video) as r:
-        assert (r.properties.width, r.properties.height, r.properties.frame_count) == (960, 540, 4)
+        assert (r.properties.width, r.properties.height, r.properties.frame_count) == (768, 432, 4)
     stills = list(tmp_path.glob("*-tileable-4k.png"))
     assert len(stills) == 1
     import cv2
