@@ -67,7 +67,7 @@ def _train_command(config: dict, runs: str = "runs") -> str:
     args = ["ganfx", "train", "texture", *tex.exemplars]
     flags = {"name": "--name", "crop": "--crop", "batch": "--batch", "scale_jitter": "--scale-jitter",
              "augment": "--augment", "noise_channels": "--noise-channels", "fine_noise": "--fine-noise",
-             "waves": "--waves", "lowpass": "--lowpass", "spot": "--spot", "stride": "--stride",
+             "waves": "--waves", "lowpass": "--lowpass", "stride": "--stride",
              "g_widths": "--g-widths", "cell_blocks": "--cell-blocks", "dilations": "--dilations",
              "margin_cells": "--margin-cells",
              "d_width": "--d-width", "d_downs": "--d-downs", "loss": "--loss", "r1_gamma": "--r1-gamma",

@@ -235,31 +235,3 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
     out_a[:, :n] = (2.0 * amp * sign).T  # 0..1 image units -> -1..1 output units
     return out_k, out_a
 
-
-def spot_kernel(exemplar: np.ndarray, size: int, min_period: float) -> np.ndarray:
-    """A compact colour texton for spot noise: white noise convolved with it has the exemplar's spectrum.
-
-    The exemplar's periodic component, its luminance's phase removed (so the kernel is centred
-    and compact) and the channels' relative phases kept (so colours stay correlated), cut to
-    `size` x `size` with a Hann taper, and scaled so its output carries the exemplar's variance
-    above the low-pass band (periods under `min_period` px, the band `lowpass_waves` leaves out).
-    In the generator's -1..1 output units. # [H,W,3] -> [3,1,size,size] float32
-    """
-    from .baselines import periodic_component
-
-    u = periodic_component(np.asarray(exemplar, np.float64))
-    h, w = u.shape[:2]
-    spec = np.fft.fft2(u - u.mean(axis=(0, 1)), axes=(0, 1))
-    lum = spec.mean(axis=2, keepdims=True)
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[None, :]
-    high = (np.hypot(fy, fx) * min_period >= 1.0)[..., None]  # periods under min_period
-    zero_phase = spec * np.conj(lum) / (np.abs(lum) + 1e-12) * high
-    texton = np.fft.fftshift(np.real(np.fft.ifft2(zero_phase, axes=(0, 1))), axes=(0, 1))
-    cy, cx, r = h // 2, w // 2, size // 2
-    cut = texton[cy - r:cy + r + 1, cx - r:cx + r + 1]
-    taper = np.outer(np.hanning(size + 2)[1:-1], np.hanning(size + 2)[1:-1])[..., None]
-    cut = cut * taper
-    want = (np.abs(spec * high) ** 2).sum(axis=(0, 1)) / (h * w) ** 2  # band variance per channel
-    cut = cut * np.sqrt(want / np.maximum((cut**2).sum(axis=(0, 1)), 1e-20))
-    return (2.0 * cut).transpose(2, 0, 1)[:, None].astype(np.float32)  # 0..1 units -> -1..1

@@ -56,7 +56,7 @@ class TextureGenerator(nn.Module):
 
     def __init__(self, noise_channels: int = 16, stride: int = 8, widths: tuple = (128, 96, 64, 32),
                  cell_blocks: int = 4, out_channels: int = 3, fine_noise: int = 0, waves: tuple = (),
-                 dilations: tuple = (), lowpass: int = 0, spot: int = 0):
+                 dilations: tuple = (), lowpass: int = 0):
         super().__init__()
         levels = int(round(math.log2(stride)))
         if 2**levels != stride or levels < 1:
@@ -72,13 +72,6 @@ class TextureGenerator(nn.Module):
         # a sparse set of low frequencies, the large-scale variation a crop-sized training cannot teach.
         self.register_buffer("lowpass_k", torch.zeros(int(lowpass), 2))
         self.register_buffer("lowpass_amp", torch.zeros(out_channels, int(lowpass)))
-        # Spot noise (ADSN, Galerne et al. 2011): a fixed `spot` x `spot` colour kernel from the
-        # exemplar's spectrum (texture_data.spot_kernel) applied to the finest level's own noise,
-        # added to the output: the exemplar's power spectrum from the first step, so the network
-        # only has to learn what is not Gaussian (edges, shapes) on top of it.
-        if spot and (spot % 2 == 0 or fine_noise < 1):
-            raise ValueError(f"spot must be odd and needs fine_noise >= 1, got spot={spot}, fine_noise={fine_noise}")
-        self.register_buffer("spot_kernel", torch.zeros(out_channels, 1, int(spot), int(spot)))
         # Set when every exemplar is grey: eval output is then R = G = B (their mean). Saved with
         # the weights (get_extra_state), so export rebuilds it from the checkpoint, not the data.
         self.grey = False
@@ -114,9 +107,6 @@ class TextureGenerator(nn.Module):
     def lowpass(self) -> int:
         return int(self.lowpass_k.shape[0])
 
-    @property
-    def spot(self) -> int:
-        return int(self.spot_kernel.shape[-1])
 
     @property
     def fine_channels(self) -> int:
@@ -180,8 +170,6 @@ class TextureGenerator(nn.Module):
         # Checkpoints from before `grey` was saved have no extra state: keep the default (colour).
         if prefix + "_extra_state" not in state_dict:
             state_dict = {**state_dict, prefix + "_extra_state": torch.tensor(self.grey)}
-        if prefix + "spot_kernel" not in state_dict and self.spot == 0:  # saved before spot noise existed
-            state_dict = {**state_dict, prefix + "spot_kernel": self.spot_kernel}
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,7 +177,6 @@ class TextureGenerator(nn.Module):
         learned = x[:, f:f + 2 * self.waves]
         h = self.cells(self.mapping(torch.cat([x[:, :c], learned], dim=1) if self.waves else x[:, :c]))
         start = c
-        finest = None
         for level, (conv, rest) in enumerate(self.ups, start=1):
             # bilinear, not nearest: features held for whole cells and blocks step at their borders,
             # which shows as a grid at the cell size (worst along strong structure, e.g. brick courses)
@@ -198,14 +185,11 @@ class TextureGenerator(nn.Module):
             if self.fine_noise:
                 n = self.fine_noise * 4**level
                 extra.append(F.pixel_shuffle(x[:, start:start + n], 2**level))  # [N,f,h*2^l,w*2^l]
-                finest = extra[-1]
                 start += n
             if self.waves:
                 extra.append(self.waves_at_level(learned, level))
             h = rest(conv(torch.cat([h, *extra], dim=1) if extra else h))
         y = self.to_rgb(h)
-        if self.spot:
-            y = y + F.conv2d(finest[:, :1], self.spot_kernel, padding=self.spot // 2)
         if self.lowpass:
             sines = x[:, f + 2 * self.waves::2]  # [N,K,h,w]: the sin channel of each low-pass wave
             low = torch.einsum("ck,nkhw->nchw", self.lowpass_amp, sines)
@@ -245,7 +229,6 @@ def measure_halo_cells(G: TextureGenerator) -> int:
             m.weight.copy_(m.weight.abs() + 1e-3)
             m.bias.zero_()
     probe.lowpass_amp.copy_(probe.lowpass_amp.abs() + 1e-3)
-    probe.spot_kernel.copy_(probe.spot_kernel.abs() + 1e-3)
     s, cells = G.stride, 9
     while True:
         noise = torch.zeros(1, G.input_channels, cells, cells)

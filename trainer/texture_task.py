@@ -37,7 +37,7 @@ from ganfx.runtime.noise import NoiseField
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
-from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, spot_kernel
+from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks
 from .texture_losses import sliced_patch_loss
 from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
 
@@ -57,7 +57,6 @@ class TextureConfig:
     fine_noise: int = 1  # noise values per pixel added at each finer level (0 = none)
     waves: int = 0  # periodic channels, wave vectors from the exemplar's spectral peaks (regular textures)
     lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
-    spot: int = 0  # spot-noise kernel size in px (odd; 0 = off): the exemplar's spectrum below crop/2 from step 0
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
     cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds `dilation` cells of reach)
@@ -99,9 +98,6 @@ class TextureConfig:
         if self.dilations and (len(self.dilations) != self.cell_blocks or min(self.dilations) < 1):
             raise ConfigError(f"dilations needs {self.cell_blocks} values >= 1 (one per cell block), "
                               f"got {tuple(self.dilations)}", "dilations", "cell_blocks")
-        if self.spot and (self.spot % 2 == 0 or self.spot > self.crop // 2 or self.fine_noise < 1):
-            raise ConfigError(f"spot must be odd, at most half the crop and needs fine_noise >= 1, got {self.spot}",
-                              "spot", "fine_noise")
         if not 0 <= self.lowpass <= 128:
             raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
@@ -120,12 +116,9 @@ class TextureConfig:
         return first.split(":")[1] if first.startswith("skimage:") else Path(first).stem
 
 
-def noise_grid(G_or_channels, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
-    """Runtime noise (the same NoiseField hosts use, waves included) as a CPU torch batch. # -> [1,C,h,w]"""
-    if isinstance(G_or_channels, int):
-        field = NoiseField(seed=seed, channels=G_or_channels)
-    else:
-        field = NoiseField(seed=seed, channels=G_or_channels.random_channels, waves=G_or_channels.wave_vectors())
+def noise_grid(G: TextureGenerator, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
+    """Runtime noise for G (the same NoiseField hosts use, waves included) as a CPU torch batch. # -> [1,C,h,w]"""
+    field = NoiseField(seed=seed, channels=G.random_channels, waves=G.wave_vectors())
     return torch.from_numpy(field.window(y0, x0, cells_h, cells_w, t))[None]
 
 
@@ -164,8 +157,6 @@ class TextureTask:
                 k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, cfg.crop / 2, cfg.seed)
                 self.G.lowpass_k.copy_(torch.from_numpy(k))
                 self.G.lowpass_amp.copy_(torch.from_numpy(amp))
-            if cfg.spot:
-                self.G.spot_kernel.copy_(torch.from_numpy(spot_kernel(self.exemplars[0], cfg.spot, cfg.crop / 2)))
         self.G.grey = all((e == e[..., :1]).all() for e in self.exemplars)
         self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
         betas = tuple(cfg.betas)
@@ -179,7 +170,7 @@ class TextureTask:
         """The generator network alone, from the config (what export rebuilds; no exemplar read)."""
         return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks,
                                 fine_noise=cfg.fine_noise, waves=((0.0, 0.0),) * cfg.waves,
-                                dilations=tuple(cfg.dilations), lowpass=cfg.lowpass, spot=cfg.spot)
+                                dilations=tuple(cfg.dilations), lowpass=cfg.lowpass)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:

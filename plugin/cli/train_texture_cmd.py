@@ -26,7 +26,6 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--noise-channels", "noise_channels", int, "coarse noise values per cell"),
     ("--fine-noise", "fine_noise", int, "noise values per pixel at each finer level (0 = none)"),
     ("--waves", "waves", int, "periodic channels from the exemplar's spectral peaks, 0..8 (regular textures)"),
-    ("--spot", "spot", int, "spot-noise kernel in px, odd (0 = off): the exemplar's spectrum from the first step"),
     ("--lowpass", "lowpass", int, "low-frequency waves from the exemplar's spectrum, 0..128 (large-scale variation)"),
     ("--stride", "stride", int, "output pixels per noise cell (power of two)"),
     ("--g-widths", "g_widths", _ints, "generator channels per level, e.g. 128,96,64,32 (log2(stride)+1 values)"),
