@@ -79,13 +79,18 @@ class NoiseField:
             h = _mix32(_mix32(_u32(self.seed) ^ np.uint32(0x5BD1E995)) ^ _mix32(_u32(j) + np.uint32(0x1B873593)))
         return (h >> np.uint32(8)).astype(np.float64) * (2.0 * np.pi / 16777216.0)
 
-    def wave_window(self, y0: int, x0: int, height: int, width: int) -> np.ndarray:
-        """sin, cos of each wave over a window of cells. # -> [2*len(waves),h,w] float32"""
+    def cell_coords(self, y0: int, x0: int, height: int, width: int) -> tuple:
+        """The window's cell coordinates, wrapped by `period`. # -> (ys [h], xs [w]) int64"""
         ys = np.arange(y0, y0 + height, dtype=np.int64)
         xs = np.arange(x0, x0 + width, dtype=np.int64)
         if self.period is not None:
             ys %= self.period[0]
             xs %= self.period[1]
+        return ys, xs
+
+    def wave_window(self, y0: int, x0: int, height: int, width: int) -> np.ndarray:
+        """sin, cos of each wave over a window of cells. # -> [2*len(waves),h,w] float32"""
+        ys, xs = self.cell_coords(y0, x0, height, width)
         out = np.empty((2 * len(self.waves), height, width), np.float32)
         for i, ((ky, kx), phase) in enumerate(zip(self.waves, self.wave_phases())):
             # float64 and wrapped angles: the same values far from the origin as near it
@@ -101,11 +106,7 @@ class NoiseField:
             return self._key_field(key, y0, x0, height, width)
 
     def _key_field(self, key, y0, x0, height, width):
-        ys = np.arange(y0, y0 + height, dtype=np.int64)
-        xs = np.arange(x0, x0 + width, dtype=np.int64)
-        if self.period is not None:
-            ys %= self.period[0]
-            xs %= self.period[1]
+        ys, xs = self.cell_coords(y0, x0, height, width)
         c = np.arange(self.channels, dtype=np.int64)
         base = _mix32(_u32(self.seed) ^ _mix32(_u32(key) + np.uint32(0x9E3779B9)))
         hc = _mix32(base ^ _mix32(_u32(c) * np.uint32(0x85EBCA6B) + np.uint32(1)))[:, None, None]
