@@ -6,6 +6,7 @@ Runs the ONNX file through the runtime (what users get, no torch):
     report = evaluate_effect("watercolor", keyframes="holdout/", video="clip.mp4", propagate_from="kf/")
     report["psnr"], report["ssim"], report["temporal"]["ratio"]
     report["comparison"]["model"], report["comparison"]["propagation"]   # psnr, ssim, ratio side by side
+    report["speed"]["speed_ratio"]        # teacher s/frame over model s/frame (a named target process only)
 
 Held-out pairs come as a pairs folder (`pairs=DIR`, DIR/input + DIR/target), as targets
 named by frame number with their inputs decoded from `video` (`keyframes=DIR`), or are
@@ -25,10 +26,17 @@ before and after); both variants are measured like the model, and the one with t
 held-out PSNR is "propagation" in the comparison. Held-out frames must not be keyframes; each
 held-out row records its gap (frames to the nearest keyframe of its shot), since propagation
 is near-exact next to a keyframe: hold out frames far from them (`far=N` does).
+
+Speed: with a clip and a named target process as the reference, report["speed"] holds the
+seconds per frame of the teacher (the process, frame by frame, at the clip's size) and of the
+model through the runtime (onnxruntime, the same frames, tiles and strength), each the mean
+over the clip's frames, and "speed_ratio" = teacher seconds / model seconds (above 1: the
+model is faster). The first frame's start-up (onnxruntime's first run) is in the mean.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,14 +80,27 @@ def heldout_pairs(pairs=None, video=None, keyframes=None) -> list:
     return out
 
 
+def default_reference(reference, model_spec) -> str:
+    """The reference effect: as given, else the process the model was trained on, else "source"."""
+    return reference or model_spec.training.get("target_process") or "source"
+
+
+def timed(fn, frames: list) -> tuple:
+    """([fn(frame, number) for each frame], mean seconds per frame)."""
+    start = time.perf_counter()
+    out = [fn(f, i) for i, f in enumerate(frames)]
+    return out, (time.perf_counter() - start) / len(frames)
+
+
 def reference_frames(reference: str, inputs: list, model_spec) -> tuple:
-    """(label, frames of the reference effect on the clip)."""
-    if reference is None:
-        reference = model_spec.training.get("target_process") or "source"
+    """(label, frames of the reference effect on the clip, seconds per frame of a target process
+    or None for a video or the source)."""
+    reference = default_reference(reference, model_spec)
     if reference == "source":
-        return "source clip", inputs
+        return "source clip", inputs, None
     if reference in PROCESSES:
-        return f"target process {reference}", [apply_process(reference, f, frame=i) for i, f in enumerate(inputs)]
+        frames, seconds = timed(lambda f, i: apply_process(reference, f, frame=i), inputs)
+        return f"target process {reference}", frames, seconds
     path = Path(reference)
     if not path.is_file():
         known = ", ".join(PROCESSES)
@@ -89,7 +110,7 @@ def reference_frames(reference: str, inputs: list, model_spec) -> tuple:
     if len(frames) != len(inputs) or frames[0].shape != inputs[0].shape:
         raise UserInputError(f"reference video has {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
                              f"the clip {len(inputs)} of {inputs[0].shape[1]}x{inputs[0].shape[0]}", path=path)
-    return f"video {path.name}", frames
+    return f"video {path.name}", frames, None
 
 
 def write_grid(path, rows: list, count: int = 4) -> None:
@@ -186,7 +207,8 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
         raise UserInputError("propagation is measured on held-out frames of the clip: give their targets by frame "
                              "number (keyframes folder) or let the eval pick them (far)")
     report = {"model": fx.spec.name, "path": str(fx.path)}
-    inputs = outputs = flows = shots = refs = label = prop = None
+    reference = default_reference(reference, fx.spec)
+    inputs = outputs = flows = shots = refs = label = prop = teacher_s = None
     painted = _painted_keyframes(video, propagate_from) if propagate_from else None
     rows = []
     if (pairs or keyframes) and not far:  # checked before anything is rendered
@@ -195,15 +217,22 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
         inputs = clip_frames(video)
         if len(inputs) < 2:
             raise UserInputError("the temporal measure needs a clip of at least 2 frames", path=video)
-        label, refs = reference_frames(reference, inputs, fx.spec)
+        label, refs, teacher_s = reference_frames(reference, inputs, fx.spec)
         flows = clip_flows(inputs)
         shots = shots_from_flows(flows)
     if far:
         rows = _heldout_rows(None, video, None, far, None if label == "source clip" else refs, painted, shots)
         report["heldout"] = {"picked": "far", "frames": [n for _, n, _, _ in rows], "targets": label}
+    elif keyframes and not pairs:
+        report["heldout"] = {"picked": "folder", "folder": str(keyframes), "frames": [n for _, n, _, _ in rows]}
     rows = [(name, n, inputs[n] if x is None else x, to_unit(np.asarray(y))) for name, n, x, y in rows]
     if video:
-        outputs = [fx.apply(f, strength=strength, tile=tile) for f in inputs]
+        outputs, model_s = timed(lambda f, i: fx.apply(f, strength=strength, tile=tile), inputs)
+        if teacher_s is not None:
+            report["speed"] = {"teacher": reference, "frames": len(inputs),
+                               "size": [inputs[0].shape[1], inputs[0].shape[0]], "provider": fx.providers[0],
+                               "teacher_s_per_frame": teacher_s, "model_s_per_frame": model_s,
+                               "speed_ratio": teacher_s / model_s}
     if painted is not None:
         prop = propagate(inputs, painted, flows=flows)
     if rows:
@@ -227,6 +256,7 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
             report["png"] = str(png)
     if video:
         report["temporal"] = {"clip": str(video), "frames": len(inputs), "reference": label,
+                              "reference_effect": reference,
                               **temporal_ratio(outputs, refs, flows)}
     if "propagation" in report:
         p, t = report["propagation"], report["temporal"]
@@ -243,7 +273,7 @@ def format_report(report: dict) -> str:
     prop = report.get("propagation")
     if "psnr" in report:
         picked = report.get("heldout")
-        if picked:
+        if picked and picked["picked"] == "far":
             lines.append(f"held-out frames picked farthest from the keyframes: {', '.join(map(str, picked['frames']))} "
                          f"(targets: {picked['targets']})")
         lines.append(f"held-out pairs: {report['pairs']}  PSNR {report['psnr']:.2f} dB  SSIM {report['ssim']:.4f}")
@@ -262,6 +292,13 @@ def format_report(report: dict) -> str:
         lines.append(f"temporal ({t['frames']} frames, {t['frame_pairs']} frame pairs, {t['cuts']} cuts skipped): "
                      f"warping error {t['warping_error']:.5f}, reference ({t['reference']}) {t['reference_warping_error']:.5f}, "
                      f"ratio {t['ratio']:.3f} (1.0 = adds no flicker)")
+    speed = report.get("speed")
+    if speed:
+        w, h = speed["size"]
+        lines.append(f"speed at {w}x{h} (mean of {speed['frames']} frames): teacher ({speed['teacher']}) "
+                     f"{speed['teacher_s_per_frame'] * 1e3:.1f} ms/frame, model ({speed['provider']}) "
+                     f"{speed['model_s_per_frame'] * 1e3:.1f} ms/frame, speed ratio {speed['speed_ratio']:.2f} "
+                     f"(teacher time / model time; above 1 = the model is faster)")
     if prop:
         c = report["comparison"]
         keys = ", ".join(str(k) for k in prop["keyframes"])

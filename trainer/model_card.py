@@ -2,13 +2,23 @@
 
     python -m ganfx.trainer.model_card exported_models/brick.onnx --run runs/00000-brick \\
         --eval exported_models/brick-eval.json --data "scikit-image `brick`: ..." --notes notes.md
+    ganfx eval watercolor.onnx --video clip.mp4 --propagate-from kf --far 12 --json > watercolor-eval.json
+    python -m ganfx.trainer.model_card watercolor.onnx --run runs/00000-watercolor \\
+        --eval watercolor-eval.json --data "..." --notes notes.md
 
-The card states the data and its licence, the full training config, iterations and training
-time (from the checkpoint), the SWD and copy-share table beside both baselines (from
-`ganfx eval --json`; reports from before the copy measure get the SWD column alone),
-the side-by-side PNG, and the exact commands that reproduce the model. A card holds no
-path of the machine that trained: data paths in its config are shown relative to the run
-folder when inside it, as typed when relative, else by file name (`portable_config`).
+The kind in the model's contract picks the card. Every card states the data and its licence,
+the full training config, iterations and training time (from the checkpoint), and the exact
+commands that reproduce the model (`_train_command`: the `ganfx train TASK` line of the config).
+A texture card adds the SWD and copy-share table beside both baselines (from `ganfx eval
+--json`; reports from before the copy measure get the SWD column alone) and the side-by-side PNG.
+An effect card adds the teacher (the named target process), the keyframes and held-out
+frames, the model vs keyframe-propagation table (PSNR, SSIM, warping-error ratio) and the
+per-frame rows (from `ganfx eval --propagate-from --json`), speed and flicker ratios to the
+teacher, the input | propagation | model | teacher PNG, and the time-to-quality curve (held-out
+PSNR vs training minutes from the run's metrics.jsonl, MODEL-time-to-quality.png beside the
+card, and a short table). A card holds no path of the machine that trained: data paths are
+shown relative to the run folder when inside it, as typed when relative, else by file name
+(`portable_path`).
 """
 
 from __future__ import annotations
@@ -58,29 +68,42 @@ def portable_config(run_config: dict, run_dir=None) -> dict:
     return {**run_config, name: task}
 
 
-def _train_command(config: dict, runs: str = "runs") -> str:
-    """The `ganfx train texture` command line that rebuilds this exact config."""
-    from .texture_task import TextureConfig
+# What `ganfx train TASK` takes, per task: (positional fields, fields given as --field-name VALUE,
+# {field: switch given when the value is not the default}). The trainer does not import the CLI;
+# tests/trainer/test_model_card.py checks these against the commands' option tables.
+_COMMAND_FIELDS = {
+    "texture": (("exemplars",),
+                ("name", "crop", "batch", "scale_jitter", "augment", "noise_channels", "fine_noise", "waves",
+                 "lowpass", "stride", "g_widths", "cell_blocks", "dilations", "margin_cells", "d_width", "d_downs",
+                 "loss", "r1_gamma", "r1_every", "swd_weight", "lr_g", "lr_d", "sample_px"),
+                {"flips": "--flips", "rot90": "--rot90"}),
+    "effect": ((),
+               ("pairs", "video", "keyframes", "masks", "holdout", "name", "patch", "batch", "scale_jitter",
+                "g_width", "g_blocks", "d_width", "l1", "adv", "adv_loss", "consistency", "warp_shift", "warp_zoom",
+                "warp_rotate", "lr_g", "lr_d", "target_process"),
+               {"hflip": "--no-flip", "rot90": "--rot90"}),
+}
 
-    _, loop, tex = parse_run_config(config)
-    base_loop, base_tex = type(loop)(), TextureConfig()
-    args = ["ganfx", "train", "texture", *tex.exemplars]
-    flags = {"name": "--name", "crop": "--crop", "batch": "--batch", "scale_jitter": "--scale-jitter",
-             "augment": "--augment", "noise_channels": "--noise-channels", "fine_noise": "--fine-noise",
-             "waves": "--waves", "lowpass": "--lowpass", "stride": "--stride",
-             "g_widths": "--g-widths", "cell_blocks": "--cell-blocks", "dilations": "--dilations",
-             "margin_cells": "--margin-cells",
-             "d_width": "--d-width", "d_downs": "--d-downs", "loss": "--loss", "r1_gamma": "--r1-gamma",
-             "r1_every": "--r1-every", "swd_weight": "--swd-weight", "lr_g": "--lr-g", "lr_d": "--lr-d", "sample_px": "--sample-px"}
-    for field, flag in flags.items():
-        value = getattr(tex, field)
-        if value != getattr(base_tex, field):
+
+def _train_command(config: dict, runs: str = "runs") -> str:
+    """The `ganfx train TASK` command line that rebuilds this exact config."""
+    task, loop, cfg = parse_run_config(config)
+    base_loop, base = type(loop)(), type(cfg)()
+    positional, options, switches = _COMMAND_FIELDS[task]
+    args = ["ganfx", "train", task]
+    for field in positional:
+        value = getattr(cfg, field)
+        args += list(value) if isinstance(value, (tuple, list)) else [str(value)]
+    for field in options:
+        value = getattr(cfg, field)
+        if value != getattr(base, field):
+            flag = "--" + field.replace("_", "-")
             args += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
-    for field in ("flips", "rot90"):
-        if getattr(tex, field):
-            args.append(f"--{field}")
-    if tex.seed != base_tex.seed:
-        args += ["--seed", str(tex.seed)]
+    for field, flag in switches.items():
+        if getattr(cfg, field) != getattr(base, field):
+            args.append(flag)
+    if cfg.seed != base.seed:
+        args += ["--seed", str(cfg.seed)]
     for field, flag in (("iterations", "--iterations"), ("sample_every", "--sample-every"),
                         ("checkpoint_every", "--checkpoint-every"), ("ema_decay", "--ema-decay"),
                         ("device", "--device")):
@@ -90,16 +113,32 @@ def _train_command(config: dict, runs: str = "runs") -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
-def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str = "", png: str = "",
-              training_note: str = "", run_dir=None) -> str:
-    path = Path(onnx_path)
-    spec = read_spec(path)
-    tr = spec.training
-    if run_config.get("task") != "texture":
-        raise UserInputError(f"model cards are written for texture runs; this is a {run_config.get('task')} run",
+def _card_config(spec, run_config: dict, run_dir) -> dict:
+    """The run config as the card shows it: portable paths, the exported iteration count, no time limit."""
+    if run_config.get("task") != spec.kind:
+        raise UserInputError(f"{spec.name} is a {spec.kind} model but the run trained task {run_config.get('task')!r}",
                              path=run_dir)
     config = portable_config(run_config, run_dir)
-    config["loop"] = {**config["loop"], "iterations": tr["iterations"], "max_minutes": 0.0}
+    config["loop"] = {**config["loop"], "iterations": spec.training["iterations"], "max_minutes": 0.0}
+    return config
+
+
+def _export_command(spec, fp16: bool = False) -> list:
+    return [f"ganfx export runs/00000-{spec.name} -o {spec.name}.onnx{' --fp16' if fp16 else ''} \\",
+            f"    --description {shlex.quote(spec.description)} --license {shlex.quote(spec.license)}"]
+
+
+def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str = "", png: str = "",
+              training_note: str = "", run_dir=None, curve=None, report_path=None) -> str:
+    """The card of a texture or effect model (by its contract's kind). Effect cards also take
+    `curve`: (PNG name, [(training minutes, held-out PSNR)]) from the run's metrics, or None."""
+    path = Path(onnx_path)
+    spec = read_spec(path)
+    if spec.kind == "effect":
+        return _effect_card(path, spec, _card_config(spec, run_config, run_dir), report, data, notes, png,
+                                training_note, run_dir, curve, report_path)
+    tr = spec.training
+    config = _card_config(spec, run_config, run_dir)
     size_mb = path.stat().st_size / 1e6
     fp16 = path.with_name(path.stem + ".fp16.onnx")
     swd = report["swd"]
@@ -153,16 +192,25 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
     if copies is not None:
         verdict += f"; {copy_goal_line(report)}"
     lines += ["", verdict + ".", ""]
-    if notes:
-        lines += ["## How it looks, honestly", "", notes.strip(), ""]
     minutes = (tr.get("training_seconds") or 0) / 60
-    lines += [
+    training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on one thread of a shared 2-core "
+                f"CPU (data fingerprint `{tr.get('data_fingerprint', '')}`).")
+    lines += _closing(spec, config, notes, training, training_note, "ganfx.trainer.texture_task.TextureConfig",
+                      f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(report['exemplar'])} "
+                      f"--png {spec.name}-eval.png", fp16.is_file())
+    return "\n".join(lines)
+
+
+def _closing(spec, config: dict, notes: str, training: str, training_note: str, config_class: str, eval_line: str,
+             fp16: bool) -> list:
+    """The last sections of a card: honest notes, training, its config, the commands that reproduce it."""
+    lines = ["## How it looks, honestly", "", notes.strip(), ""] if notes else []
+    return lines + [
         "## Training",
         "",
-        f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on one thread of a shared 2-core CPU "
-        f"(data fingerprint `{tr.get('data_fingerprint', '')}`)." + (f" {training_note.strip()}" if training_note else ""),
+        training + (f" {training_note.strip()}" if training_note else ""),
         "",
-        "Config (ganfx.trainer.config.LoopConfig and ganfx.trainer.texture_task.TextureConfig):",
+        f"Config (ganfx.trainer.config.LoopConfig and {config_class}):",
         "",
         "```json",
         json.dumps(config, indent=2, sort_keys=True),
@@ -172,34 +220,234 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         "```sh",
         _train_command(config),
-        f"ganfx export runs/00000-{spec.name} -o {spec.name}.onnx{' --fp16' if fp16.is_file() else ''} \\",
-        f"    --description {shlex.quote(spec.description)} --license {shlex.quote(spec.license)}",
-        f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(report['exemplar'])} --png {spec.name}-eval.png",
+        *_export_command(spec, fp16),
+        eval_line,
         "```",
         "",
         "Training is deterministic for a given machine and thread count (fixed seeds, one thread).",
         "",
     ]
+
+
+# -- effect cards ---------------------------------------------------------------------------
+_EFFECT_EVAL = "ganfx eval MODEL --video CLIP --propagate-from KEYFRAMES --far N --json"
+
+
+def _check_effect_report(report: dict, source=None) -> None:
+    missing = [k for k in ("comparison", "propagation", "temporal", "heldout", "per_pair") if k not in report]
+    if missing:
+        raise UserInputError(f"not an effect report with the model-vs-propagation comparison (no "
+                             f"{', '.join(missing)}); write it with `{_EFFECT_EVAL}`", path=source)
+
+
+def _spread(points: list, most: int = 8) -> list:
+    """Up to `most` of the points, evenly spread, the first and the last included."""
+    import numpy as np
+
+    picks = np.unique(np.linspace(0, len(points) - 1, min(most, len(points))).round().astype(int))
+    return [points[i] for i in picks]
+
+
+def _eval_command(name: str, report: dict, run_dir) -> str:
+    """The `ganfx eval` line that measures the model again as the report did."""
+    from .effect_targets import PROCESSES
+
+    t, picked = report["temporal"], report["heldout"]
+    args = ["ganfx", "eval", f"{name}.onnx", "--video", portable_path(t["clip"], run_dir),
+            "--propagate-from", portable_path(report["propagation"]["folder"], run_dir)]
+    if picked["picked"] == "far":
+        args += ["--far", str(len(picked["frames"]))]
+    else:
+        args += ["--keyframes", portable_path(picked["folder"], run_dir)]
+    ref = t.get("reference_effect")
+    if ref:
+        args += ["--reference", ref if ref in PROCESSES or ref == "source" else portable_path(ref, run_dir)]
+    return " ".join(shlex.quote(a) for a in args + ["--png", f"{name}-eval.png", "--json"]) + f" > {name}-eval.json"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms"
+
+
+def _effect_card(path, spec, config, report, data, notes, png, training_note, run_dir, curve, report_path) -> str:
+    from .effect_targets import PROCESSES
+
+    _check_effect_report(report, report_path)
+    name, tr, effect = spec.name, spec.training, config["effect"]
+    teacher = effect.get("target_process") or tr.get("target_process")
+    t, prop, c, picked, speed = (report["temporal"], report["propagation"], report["comparison"], report["heldout"],
+                                 report.get("speed"))
+    clip = portable_path(t["clip"], run_dir)
+    frames = ", ".join(r["name"] for r in report["per_pair"])
+    by_teacher = teacher is not None and picked.get("targets") == f"target process {teacher}"
+    last = "the teacher" if by_teacher else "the target"
+    if picked["picked"] == "far":
+        held = (f"frames {frames}, picked by `ganfx eval --far {len(picked['frames'])}` farthest from the keyframes "
+                f"within their shots (targets: {picked['targets']})")
+    else:
+        held = f"frames {frames} (targets from `{portable_path(picked['folder'], run_dir)}`)"
+    fp16 = path.with_name(path.stem + ".fp16.onnx")
+    lines = [
+        f"# {name} — ganfx effect model",
+        "",
+        spec.description,
+        "",
+        f"![held-out frames: input | propagation | model | {last.split()[-1]}]({png or name + '-eval.png'})",
+        "",
+        f"*Held-out frames of `{clip}` (never seen in training), left to right: the input, keyframe propagation "
+        f"({prop['method']}), this model, {last}.*",
+        "",
+        "## Use",
+        "",
+        "```sh",
+        f"ganfx render {name} plate.mov -o {name}.mp4",
+        "```",
+        "",
+        f"File: `{path.name}` ({path.stat().st_size / 1e6:.2f} MB). Halo {spec.halo} px, size multiple "
+        f"{spec.multiple}. onnxruntime vs torch at export: max abs difference {spec.parity:.2e}.",
+        "",
+        "## Teacher",
+        "",
+    ]
+    if teacher in PROCESSES:
+        doc = " ".join(PROCESSES[teacher].__doc__.split())
+        lines.append(f"Target process `{teacher}` (`ganfx.trainer.effect_targets`): {doc} It treated the keyframes "
+                     f"the model learned from, and is the reference of the measures below.")
+    else:
+        lines.append(f"No named target process: the keyframes were treated outside ganfx; the measures below use "
+                     f"{t['reference']} as the reference.")
+    lines += [
+        "",
+        "## Data and licence",
+        "",
+        data,
+        "",
+        f"- Keyframes (the training pairs): frames {', '.join(map(str, prop['keyframes']))} of `{clip}`.",
+        f"- Held out during training (the time-to-quality curve): {tr.get('holdout', 0)} frames"
+        + (f" from `{effect['holdout']}`." if effect.get("holdout") else "."),
+        f"- Held out for the measures below: {held}.",
+        f"- Model licence: {spec.license}",
+        "",
+        "## Quality: model vs keyframe propagation",
+        "",
+        f"Measured by `ganfx eval` through onnxruntime on {report['pairs']} held-out frames. Keyframe propagation "
+        f"(the baseline, docs/architecture.md \"Quality measures\"): every frame made from the keyframes along OpenCV "
+        f"DIS optical flow ({prop['flow']}), the better of its variants by held-out PSNR ({prop['method']}). "
+        f"Warping-error ratio: the warping error over the clip ({t['frames']} frames, {t['frame_pairs']} frame pairs, "
+        f"{t['cuts']} cuts skipped) over that of the reference ({t['reference']}) on the same flows; below 1 is "
+        f"steadier than the reference.",
+        "",
+        "| method | PSNR | SSIM | warping-error ratio |",
+        "|---|---|---|---|",
+    ]
+    for label, m in (("ganfx (this model)", c["model"]), (f"keyframe propagation ({c['propagation']['method']})",
+                                                          c["propagation"])):
+        lines.append(f"| {label} | {m['psnr']:.2f} dB | {m['ssim']:.4f} | {m['ratio']:.3f} |")
+    gain = c["psnr_gain_db"]
+    lines += ["", f"The model is {abs(gain):.2f} dB {'above' if gain >= 0 else 'below'} keyframe propagation.", "",
+              "| frame | frames to a keyframe | model PSNR | model SSIM | propagation PSNR | propagation SSIM |",
+              "|---|---|---|---|---|---|"]
+    for r in report["per_pair"]:
+        gap = "-" if r.get("gap") is None else r["gap"]
+        lines.append(f"| {r['name']} | {gap} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['propagation_psnr']:.2f} | "
+                     f"{r['propagation_ssim']:.4f} |")
+    lines += ["", "## Speed and flicker against the teacher", ""]
+    if speed:
+        w, h = speed["size"]
+        lines += [
+            f"Seconds per frame at the clip's size ({w}x{h}), mean of {speed['frames']} frames, both measured by "
+            f"`ganfx eval` in one process at their default threads; speed ratio = teacher time / model time "
+            f"(above 1: the model is faster). Flicker ratio = the warping-error ratio above.",
+            "",
+            f"| | teacher (`{speed['teacher']}`) | this model (onnxruntime, {speed['provider']}) | ratio |",
+            "|---|---|---|---|",
+            f"| time per frame | {_ms(speed['teacher_s_per_frame'])} | {_ms(speed['model_s_per_frame'])} | "
+            f"speed {speed['speed_ratio']:.2f} |",
+        ]
+    else:
+        lines += [f"Speed: not measured (the reference, {t['reference']}, is not a named target process).", "",
+                  "| | reference | this model | ratio |", "|---|---|---|---|"]
+    lines += [f"| warping error | {t['reference_warping_error']:.5f} | {t['warping_error']:.5f} | "
+              f"flicker {t['ratio']:.3f} |", "", "## Time to quality", ""]
+    png_name, points = curve or (None, [])
+    if points:
+        lines += ([f"![held-out PSNR vs training minutes]({png_name})", ""] if png_name else []) + [
+            f"Held-out PSNR of the EMA generator on the run's {tr.get('holdout', 0)} held-out frames, measured by the "
+            f"training loop (torch) at each sample, against minutes of training (optimisation time only).",
+            "",
+            "| training minutes | held-out PSNR |",
+            "|---|---|",
+            *(f"| {m:.3g} | {v:.2f} dB |" for m, v in _spread(points)),
+        ]
+    else:
+        lines.append("The run logged no held-out PSNR (trained without held-out frames): no curve.")
+    lines.append("")
+    minutes = (tr.get("training_seconds") or 0) / 60
+    training = (f"{tr['iterations']} iterations, {minutes:.1f} minutes of training (data fingerprint "
+                f"`{tr.get('data_fingerprint', '')}`).")
+    lines += _closing(spec, config, notes, training, training_note, "ganfx.trainer.effect_task.EffectConfig",
+                      _eval_command(name, report, run_dir), fp16.is_file())
     return "\n".join(lines)
 
 
+def _read_json(path, what: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserInputError(f"no such file ({what})", path=path) from None
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"unreadable {what} ({exc})", path=path) from None
+
+
+def write_card(model, run, report_path, data: str, notes: str = "", training_note: str = "") -> Path:
+    """Write MODEL.md beside the model (and, for an effect, MODEL-time-to-quality.png); see the
+    module docstring. Returns the card's path."""
+    from .plots import plot_quality_curve, quality_curve
+
+    model, run = Path(model), Path(run)
+    report = _read_json(report_path, "`ganfx eval --json` report")
+    if not isinstance(report, dict):
+        raise UserInputError("not a `ganfx eval --json` report", path=report_path)
+    run_config = _read_json(run / "config.json", "run config")
+    curve = None
+    if read_spec(model).kind == "effect":
+        _check_effect_report(report, report_path)  # before anything is written
+        metrics = run / "metrics.jsonl"
+        try:
+            points = quality_curve(metrics) if metrics.is_file() else []
+        except ValueError as exc:
+            raise UserInputError(f"unreadable metrics ({exc})", path=metrics) from None
+        png = model.with_name(f"{model.stem}-time-to-quality.png")
+        curve = (png.name if plot_quality_curve(points, png) else None, points)
+    text = card_text(model, run_config, report, data, notes, Path(report.get("png", "")).name, training_note,
+                     run_dir=run, curve=curve, report_path=report_path)
+    out = model.with_suffix(".md")
+    write_atomic(out, text)
+    return out
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="write a model card beside an exported texture model")
+    import sys
+
+    from ganfx.runtime.errors import GanfxError
+
+    parser = argparse.ArgumentParser(description="write a model card beside an exported texture or effect model")
     parser.add_argument("model", help="the exported .onnx file")
     parser.add_argument("--run", required=True, help="the run folder it was exported from")
-    parser.add_argument("--eval", required=True, help="`ganfx eval --json` output")
+    parser.add_argument("--eval", required=True, help="`ganfx eval --json` output (effects: with --propagate-from)")
     parser.add_argument("--data", required=True, help="data and licence paragraph (Markdown)")
     parser.add_argument("--notes", default="", help="file with honest notes on how it looks")
     parser.add_argument("--training-note", default="", help="a sentence on how it was trained (e.g. jobs sharing the CPU)")
     args = parser.parse_args(argv)
-    report = json.loads(Path(args.eval).read_text())
-    notes = Path(args.notes).read_text() if args.notes else ""
-    run_config = json.loads((Path(args.run) / "config.json").read_text())
-    report_png = Path(report.get("png", "")).name
-    text = card_text(args.model, run_config, report, args.data, notes, report_png, args.training_note,
-                     run_dir=args.run)
-    out = Path(args.model).with_suffix(".md")
-    write_atomic(out, text)
+    try:
+        notes = Path(args.notes).read_text() if args.notes else ""
+        out = write_card(args.model, args.run, args.eval, args.data, notes, args.training_note)
+    except OSError as exc:
+        print(f"error: {UserInputError(exc.strerror or str(exc), path=exc.filename)}", file=sys.stderr)
+        return 1
+    except GanfxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {out}")
     return 0
 

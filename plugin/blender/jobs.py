@@ -13,7 +13,8 @@ readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One
     files = job.result               # PNG names in spec.folder, one per frame
 
 Output folders are written under a hidden temporary name and renamed when the last frame is
-done; a failed or cancelled job leaves nothing behind.
+done; a failed or cancelled job leaves nothing behind. Training an effect from keyframes is a
+Job too, whose function runs the trainer in another process (training.py).
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def model_names(folder: str = "") -> list:
     out, seen = [], set()
     if folder and Path(folder).expanduser().is_dir():
         for path in sorted(Path(folder).expanduser().glob("*.onnx")):
-            if path.name.endswith(".fp16.onnx"):
-                continue
+            if path.name.endswith(".fp16.onnx") or path.name.startswith("."):
+                continue  # fp16 twins are not models of their own; hidden ones are being written
             try:
                 out.append((path.stem, read_spec(path).kind))
                 seen.add(path.stem)
@@ -209,7 +210,7 @@ def render_texture(spec: TextureJobSpec, job: "Job"):
 
 @dataclass
 class Job:
-    """A render function run on a worker thread, with progress, cancel and the error kept."""
+    """A render (or training) function run on a worker thread, with progress, cancel and the error kept."""
 
     fn: object  # fn(spec, job) -> result
     spec: object
@@ -217,6 +218,7 @@ class Job:
     total_frames: int = 0
     result: object = None
     error: str = ""  # one line for the UI; empty when it worked
+    status: str = ""  # what it is doing, for the UI, where "frame N/M" does not say it (training)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _finished: threading.Event = field(default_factory=threading.Event)

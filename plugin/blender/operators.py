@@ -1,18 +1,20 @@
-"""Operators: apply an effect to the active strip, generate a texture.
+"""Operators: apply an effect to the active strip, generate a texture, train an effect from keyframes.
 
-Both render on a worker thread while a modal timer shows progress (Esc cancels); when run
-from a script or in background mode (`blender -b`, tests) they render synchronously. The
-scene is touched only after the render succeeded, so an error or a cancel leaves it as it was.
+Each runs its job on a worker thread while a modal timer shows progress (Esc cancels); when run
+from a script or in background mode (`blender -b`, tests) they run synchronously. The scene is
+touched only after the job succeeded, so an error or a cancel leaves it as it was. Training runs
+the trainer's own Python in another process (training.py).
 """
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from . import compat, jobs
+from . import compat, jobs, training
 from .props import param_values, preferences
 
 MOVIE_TYPES = {"MOVIE", "IMAGE"}
@@ -86,7 +88,8 @@ class _JobOperator:
             return {"PASS_THROUGH"}
         context.window_manager.progress_update(int(100 * job.progress))
         if context.workspace is not None:
-            context.workspace.status_text_set(f"ganfx: frame {job.done_frames}/{job.total_frames} (Esc cancels)")
+            doing = job.status or f"frame {job.done_frames}/{job.total_frames}"
+            context.workspace.status_text_set(f"ganfx: {doing} (Esc cancels)")
         if not job.done:
             return {"RUNNING_MODAL"}
         self._cleanup(context)
@@ -208,6 +211,54 @@ class GANFX_OT_generate_texture(_JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"ganfx: strip {new.name!r} ({spec.frames} frames)")
 
 
+def _abspath(path: str) -> str:
+    return bpy.path.abspath(path) if path else ""
+
+
+class GANFX_OT_train_effect(_JobOperator, bpy.types.Operator):
+    """Train an effect model from painted keyframes of the active movie strip's clip (runs the trainer's Python)"""
+
+    bl_idname = "ganfx.train_effect"
+    bl_label = "Train ganfx Effect"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and context.scene.sequence_editor is not None
+
+    def prepare(self, context):
+        settings, prefs = context.scene.ganfx, preferences(context)
+        strip = context.scene.sequence_editor.active_strip
+        if strip is None:
+            raise jobs.UserInputError("no active strip: select the movie strip the keyframes treat")
+        if strip.type != "MOVIE":
+            raise jobs.UserInputError(f"strip {strip.name!r} is a {strip.type.lower()} strip; "
+                                      "select the movie strip the keyframes treat")
+        if not prefs.models_folder:
+            raise jobs.UserInputError("no models folder set: in the ganfx preferences, choose the folder "
+                                      "the trained model goes into")
+        keyframes = _abspath(settings.train_keyframes)
+        name = settings.train_name.strip() or bpy.path.clean_name(Path(keyframes).name if keyframes else strip.name)
+        try:
+            options = tuple(shlex.split(prefs.trainer_options))
+        except ValueError as exc:
+            raise jobs.UserInputError(f"trainer options {prefs.trainer_options!r}: {exc}") from None
+        python = prefs.trainer_python.strip()
+        spec = training.TrainingSpec(
+            python=_abspath(python) if python.startswith("//") else python,
+            video=_abspath(strip.filepath), keyframes=keyframes, masks=_abspath(settings.train_masks),
+            holdout=_abspath(settings.train_holdout), name=name,
+            work=output_folder(settings, f"{name}_training"),
+            models=Path(_abspath(prefs.models_folder)).expanduser(),
+            iterations=settings.train_iterations, max_minutes=settings.train_minutes, options=options)
+        return jobs.Job(training.train_effect, spec.check())
+
+    def finish(self, context, job):
+        model = job.result
+        context.scene.ganfx.model = model.stem  # Apply ganfx Effect now uses it (and shows its parameters)
+        self.report({"INFO"}, f"ganfx: trained effect model {model.stem!r} into {model}")
+
+
 class GANFX_OT_set_model(bpy.types.Operator):
     """Use this model"""
 
@@ -223,4 +274,4 @@ class GANFX_OT_set_model(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (GANFX_OT_apply_effect, GANFX_OT_generate_texture, GANFX_OT_set_model)
+CLASSES = (GANFX_OT_apply_effect, GANFX_OT_generate_texture, GANFX_OT_train_effect, GANFX_OT_set_model)

@@ -25,7 +25,7 @@ PROVIDERS = [
 
 
 def preferences(context=None):
-    """The extension's preferences (models folder, provider, tile size)."""
+    """The extension's preferences (models folder, provider, tile size, trainer Python)."""
     context = context or bpy.context
     return context.preferences.addons[__package__].preferences
 
@@ -38,12 +38,19 @@ class GanfxPreferences(bpy.types.AddonPreferences):
     provider: EnumProperty(name="Execution provider", items=PROVIDERS, default="AUTO")
     tile_size: IntProperty(name="Tile size", default=0, min=0, soft_max=4096,
                            description="render frames in tiles of this many pixels (0 = whole frames)")
+    trainer_python: StringProperty(name="Trainer Python", subtype="FILE_PATH",
+                                   description="Python interpreter with ganfx[train] (torch) installed, which "
+                                               "runs the training; Blender's own Python has no torch")
+    trainer_options: StringProperty(name="Trainer options",
+                                    description="more options for `ganfx train effect`, e.g. --device cuda --patch 128")
 
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "models_folder")
         col.prop(self, "provider")
         col.prop(self, "tile_size")
+        col.prop(self, "trainer_python")
+        col.prop(self, "trainer_options")
 
     def host_options(self) -> dict:
         return {"providers": None if self.provider == "AUTO" else (self.provider,),
@@ -147,6 +154,20 @@ class GanfxSettings(bpy.types.PropertyGroup):
         ("IMAGE", "Image", "a Blender image (an image sequence when animated)"),
         ("STRIP", "Strip", "an image-sequence strip in the Video Sequencer"),
     ], default="IMAGE")
+    train_keyframes: StringProperty(name="Keyframes", subtype="DIR_PATH",
+                                    description="treated frames of the active movie strip's clip, named by frame "
+                                                "number of the clip (0012.png = frame 12, the first frame is 0)")
+    train_masks: StringProperty(name="Masks", subtype="DIR_PATH",
+                                description="optional: masks of the keyframes, same names (white = learn here)")
+    train_holdout: StringProperty(name="Held out", subtype="DIR_PATH",
+                                  description="optional: treated frames kept out of training, same naming; "
+                                              "their PSNR is shown while training")
+    train_name: StringProperty(name="Model name",
+                               description="name of the new model in the models folder (default: the keyframes "
+                                           "folder's name)")
+    train_iterations: IntProperty(name="Iterations", default=4000, min=1, soft_max=100000)
+    train_minutes: FloatProperty(name="Max minutes", default=0.0, min=0.0, soft_max=600.0,
+                                 description="stop training after this many minutes (0 = no limit)")
 
 
 CLASSES = (GanfxPreferences, GanfxParam, GanfxSettings)

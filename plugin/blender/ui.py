@@ -56,6 +56,30 @@ class GANFX_PT_effect(bpy.types.Panel):
         layout.operator("ganfx.apply_effect", icon="RENDER_ANIMATION")
 
 
+class GANFX_PT_train(bpy.types.Panel):
+    """Train an effect from painted keyframes of the active movie strip, as Nuke's CopyCat does."""
+
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "ganfx"
+    bl_label = "ganfx Train Effect"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        settings, prefs = context.scene.ganfx, preferences(context)
+        layout = self.layout
+        layout.prop(settings, "train_keyframes")
+        layout.prop(settings, "train_masks")
+        layout.prop(settings, "train_holdout")
+        layout.prop(settings, "train_name")
+        row = layout.row(align=True)
+        row.prop(settings, "train_iterations")
+        row.prop(settings, "train_minutes")
+        if not prefs.trainer_python:
+            layout.label(text="set the trainer Python in the preferences", icon="INFO")
+        layout.operator("ganfx.train_effect", icon="SHADERFX")
+
+
 class _TexturePanel:
     bl_region_type = "UI"
     bl_category = "ganfx"
@@ -85,4 +109,5 @@ class GANFX_PT_texture_image(_TexturePanel, bpy.types.Panel):
     bl_space_type = "IMAGE_EDITOR"
 
 
-CLASSES = (EffectModels, TextureModels, GANFX_PT_effect, GANFX_PT_texture_sequencer, GANFX_PT_texture_image)
+CLASSES = (EffectModels, TextureModels, GANFX_PT_effect, GANFX_PT_train, GANFX_PT_texture_sequencer,
+           GANFX_PT_texture_image)

@@ -8,6 +8,8 @@ beside keyframe propagation along optical flow (the baseline to beat).
     ganfx eval grade.onnx --pairs held/ --json                             # held/input/NAME <-> held/target/NAME
     ganfx eval grade.onnx --video plate.mp4 --reference graded.mp4         # flicker against a treated clip
 
+With a named target process as the reference (given, or the one the model was trained on),
+the teacher and the model are also timed per frame on the clip: the speed ratio.
 Runs the ONNX model through the runtime (no torch); see ganfx.trainer.effect_eval.
 """
 
@@ -24,7 +26,8 @@ def add_effect_arguments(parser):
     fx.add_argument("--keyframes", metavar="DIR", help="held-out targets named by frame number of --video (PSNR, SSIM)")
     fx.add_argument("--reference", metavar="REF",
                     help="the target effect for the ratio: a named process (e.g. stylization), a video of the "
-                         "treated clip, or 'source' (default: the process the model was trained on, else source)")
+                         "treated clip, or 'source' (default: the process the model was trained on, else source); "
+                         "a named process is also timed against the model")
     fx.add_argument("--propagate-from", metavar="DIR",
                     help="the painted keyframes the model learned from, named by frame number of --video: "
                          "also measure keyframe propagation along DIS optical flow, side by side with the model")

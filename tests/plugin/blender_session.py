@@ -7,7 +7,7 @@ as tests/blender_matrix.sh sets). First it closes every way this Python has to g
 compiled dependencies but Blender's extensions folder, so that, as in a Blender's own Python,
 they can come only from the wheels in the extension zip. Then it installs the zip, builds a
 Video Sequencer scene around a real clip, runs the operators (the effect, the texture, then every
-error path), unregisters, and records what it saw, where those modules were imported from
+error path, then a tiny training from keyframes with the test's Python as the trainer), unregisters, and records what it saw, where those modules were imported from
 included. The test process makes the assertions. Blender API differences go through the
 installed extension's own compat module.
 """
@@ -16,6 +16,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -183,6 +184,42 @@ settings.model = "broken"
 error_case("failed render")
 settings.model = "testtex"
 error_case("texture model as effect")
+
+# -- train an effect from keyframes of the movie strip: the trainer's Python, in its own process ----
+jobs = importlib.import_module(f"{MODULE}.jobs")
+out["train_errors"] = {}
+settings.train_keyframes, settings.train_holdout = cfg["keyframes"], cfg["holdout"]
+settings.train_name, settings.train_iterations = "blendfx", 4
+ed.active_strip = plate
+before = (snapshot(scene), sorted(p.name for p in Path(cfg["out"]).iterdir()), sorted(os.listdir(cfg["models"])))
+
+
+def train_error(name):
+    out["train_errors"][name] = list(run_op(bpy.ops.ganfx.train_effect))
+    after = (snapshot(scene), sorted(p.name for p in Path(cfg["out"]).iterdir()), sorted(os.listdir(cfg["models"])))
+    out["train_errors"][name].append(after == before)
+
+
+train_error("no trainer python")
+prefs.trainer_python, prefs.trainer_options = cfg["trainer_python"], cfg["trainer_options"]
+ed.active_strip = color
+train_error("not a movie strip")
+ed.active_strip = plate
+settings.train_keyframes = str(Path(cfg["out"]) / "no_keyframes")
+train_error("keyframes missing")
+settings.train_keyframes = cfg["keyframes"]
+settings.model = "testfx"
+out["train"] = run_op(bpy.ops.ganfx.train_effect)
+out["trained_model"] = settings.model
+out["offered"] = [name for name, kind in jobs.model_names(prefs.models_folder) if kind == "effect"]
+out["models_after"] = sorted(os.listdir(cfg["models"]))
+out["training_folders"] = sorted(p.name for p in Path(cfg["out"]).iterdir() if "training" in p.name)
+out["apply_trained"] = run_op(bpy.ops.ganfx.apply_effect)  # the new model is the effect model now
+out["apply_trained_strip"] = [Path(bpy.path.abspath(ed.active_strip.directory)).name,
+                              len(ed.active_strip.elements)]  # the folder is named after strip and model
+ed.active_strip = plate
+out["train_again"] = run_op(bpy.ops.ganfx.train_effect)  # the name is taken now: refused
+out["models_again"] = sorted(os.listdir(cfg["models"]))
 
 # -- unregister ------------------------------------------------------------------------------
 bpy.ops.preferences.addon_disable(module=MODULE)

@@ -1,7 +1,8 @@
 """The Blender extension in real Blender (bpy as a module), headless, in its own process and HOME.
 
 One session (tests/plugin/blender_session.py) installs the zip `ganfx plugin build-blender`
-makes, applies an effect to a movie strip, generates textures, walks the error paths and
+makes, applies an effect to a movie strip, generates textures, walks the error paths, trains a
+tiny effect from keyframes of the movie strip (this test's Python is the trainer) and
 unregisters; the assertions are here.
 
 The session runs in the Python named by GANFX_BLENDER_PYTHON (tests/blender_matrix.sh points it
@@ -34,6 +35,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 from media import make_clip, make_sequence  # noqa: E402
 from onnx_models import _save, effect_spec, make_effect_model, make_texture_model  # noqa: E402
+from test_blender_training import TINY, write_keyframes  # noqa: E402
 
 
 def blender_python() -> str:
@@ -163,7 +165,9 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     cfg = {"zip": str(zpath), "models": str(models), "clip": str(clip), "out": str(out),
            "result": str(tmp_path / "result.json"), "effect_pixels": str(tmp_path / "effect.npy"),
            "texture_pixels": str(tmp_path / "texture.npy"), "sequence": str(tmp_path / "seq"),
-           "sequence_pixels": str(tmp_path / "sequence.npy")}
+           "sequence_pixels": str(tmp_path / "sequence.npy"), "trainer_python": sys.executable,
+           "trainer_options": " ".join(TINY), "keyframes": write_keyframes(tmp_path / "kf", [1, 8]),
+           "holdout": write_keyframes(tmp_path / "held", [4])}
     make_sequence(tmp_path / "seq" / "s.####.png", range(1, 5), width=40, height=30)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     home = tmp_path / "home"  # Blender's config and extensions land here, not in the user's
@@ -234,6 +238,28 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     assert "render failed" in errors["failed render"][1]
     assert "is a texture model" in errors["texture model as effect"][1]
     assert not [p for p in out.rglob("*partial*")]
+
+    # Training from keyframes: errors refuse with one line, starting nothing and changing nothing.
+    errors = r["train_errors"]
+    assert set(errors) == {"no trainer python", "not a movie strip", "keyframes missing"}
+    for case, (status, message, unchanged) in errors.items():
+        assert status == ["CANCELLED"] and message.startswith("Error: ganfx:") and unchanged, (case, message)
+    assert "no trainer Python set: in the ganfx preferences" in errors["no trainer python"][1]
+    assert "'colour' is a color strip; select the movie strip" in errors["not a movie strip"][1]
+    assert f"{out / 'no_keyframes'}: keyframes folder not found" in errors["keyframes missing"][1]
+    # Then a real one: the trainer ran, the exported model is in the models folder, is the effect
+    # model now, the menu offers it, and Apply ganfx Effect renders with it.
+    assert r["train"] == [["FINISHED"], ""], r["train"]
+    assert r["models_after"] == ["blendfx.onnx", "broken.onnx", "testfx.onnx", "testtex.onnx"]
+    from ganfx.runtime.contract import read_spec
+
+    assert read_spec(models / "blendfx.onnx").kind == "effect"
+    assert r["trained_model"] == "blendfx" and "blendfx" in r["offered"]
+    assert r["training_folders"] == ["blendfx_training"]
+    assert (out / "blendfx_training" / "runs" / "00000-blendfx" / "metrics.jsonl").is_file()
+    assert r["apply_trained"] == [["FINISHED"], ""] and r["apply_trained_strip"] == ["plate_blendfx", 7]
+    assert r["train_again"][0] == ["CANCELLED"] and "exists already in the models folder" in r["train_again"][1]
+    assert r["models_again"] == r["models_after"]
 
     assert r["disabled"] and r["operator_gone"] and r["scene_prop_gone"]
     shutil.rmtree(home)  # the unpacked wheels are a few hundred MB; kept for a look only on failure

@@ -61,3 +61,37 @@ def test_card_command_rebuilds_every_texture_setting():
     values.update({f: getattr(args, f) for f in ("flips", "rot90") if getattr(args, f) is not None})
     rebuilt = dataclasses.replace(TextureConfig(exemplars=tuple(args.exemplars)), **values)
     assert rebuilt == tex and args.iterations == 77
+
+
+def test_card_command_rebuilds_every_effect_setting():
+    """The effect card's `ganfx train effect` line, parsed by the real CLI, gives back the same config,
+    and the card's table of command fields is the commands' own option tables."""
+    import dataclasses
+    import shlex
+
+    from ganfx.plugin.cli import build_parser
+    from ganfx.plugin.cli.train_cmd import overrides
+    from ganfx.plugin.cli.train_effect_cmd import _TABLE
+    from ganfx.plugin.cli.train_texture_cmd import _TEXTURE_OPTIONS
+    from ganfx.trainer.config import LoopConfig
+    from ganfx.trainer.effect_task import EffectConfig
+    from ganfx.trainer.model_card import _COMMAND_FIELDS, _train_command
+
+    assert _COMMAND_FIELDS["effect"][1] == tuple(field for _, field, _, _ in _TABLE)
+    assert _COMMAND_FIELDS["texture"][1] == tuple(field for _, field, _, _ in _TEXTURE_OPTIONS)
+    changed = dict(video="my clip.mp4", keyframes="data/kf", masks="data/masks", holdout="data/held", name="ink",
+                   patch=64, batch=3, scale_jitter=0.0, g_width=16, g_blocks=2, d_width=16, l1=2.0, adv=0.1,
+                   adv_loss="hinge", consistency=0.0, warp_shift=1.0, warp_zoom=0.05, warp_rotate=3.0, lr_g=1e-4,
+                   lr_d=3e-4, target_process="stylization", hflip=False, rot90=True, seed=7)
+    assert {field for _, field, _, _ in _TABLE} - {"pairs"} <= set(changed)  # a new flag must be tested here
+    fx = dataclasses.replace(EffectConfig(), **changed)
+    config = {"task": "effect", "loop": dataclasses.asdict(LoopConfig(iterations=77, seed=7)),
+              "effect": dataclasses.asdict(fx)}
+    args = build_parser().parse_args(shlex.split(_train_command(config))[1:])
+    values = overrides(args, _TABLE)
+    values.update({f: getattr(args, f) for f in ("hflip", "rot90") if getattr(args, f) is not None})
+    values["seed"] = args.seed
+    assert dataclasses.replace(EffectConfig(), **values) == fx and args.iterations == 77
+    pairs = dataclasses.replace(EffectConfig(), pairs="shot")  # the other data form
+    args = build_parser().parse_args(shlex.split(_train_command({**config, "effect": dataclasses.asdict(pairs)}))[1:])
+    assert args.pairs == "shot" and args.video is None and args.hflip is None
