@@ -39,6 +39,15 @@ DEVICES = ("auto", "cpu", "cuda")  # LoopConfig.device: one of these, or cuda:N 
 _CUDA_N = re.compile(r"^cuda:\d+$")
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")  # LoopConfig.precision (see ganfx.trainer.device)
+
+
+def check_precision_name(name) -> str:
+    if name not in PRECISIONS:
+        raise ConfigError(f"precision must be {', '.join(PRECISIONS)}, got {name!r}", "precision")
+    return name
+
+
 def check_device_name(name) -> str:
     if name not in DEVICES and not (isinstance(name, str) and _CUDA_N.match(name)):
         raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}", "device")
@@ -57,7 +66,9 @@ class LoopConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much training time (0 = no limit)
     progress: bool = True  # show a progress bar with it/s and ETA
-    device: str = "auto"  # auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N; CUDA trains in mixed precision
+    device: str = "auto"  # auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N
+    precision: str = "auto"  # auto, float32 or bfloat16 (ganfx.trainer.device: auto = mixed precision on CUDA,
+    #                          bf16 on CPUs with native bf16 for tasks whose step allows it, else float32)
 
     def check(self) -> "LoopConfig":
         for name in ("iterations", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
@@ -70,6 +81,7 @@ class LoopConfig:
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, got {self.threads}", "threads")
         check_device_name(self.device)
+        check_precision_name(self.precision)
         return self
 
 

@@ -8,9 +8,13 @@
     dev.step(optimizer)
     dev.update()                               # once per iteration, after every optimiser
 
-On CUDA, autocast runs in bfloat16 where the GPU supports it (no loss scaling needed), else
-float16 with a GradScaler. On the CPU everything stays float32 and these calls are plain
-`loss.backward()` / `optimizer.step()`, so CPU runs are exactly what they were without them.
+Precision (`LoopConfig.precision`): "auto" runs CUDA in bfloat16 autocast where the GPU supports
+it (no loss scaling needed), else float16 with a GradScaler; on the CPU, "auto" is bfloat16
+autocast with channels-last networks when the processor computes bf16 natively (AVX-512 BF16 or
+AMX: oneDNN's fast path, about 2x on the effect step) and the task declares its step safe in
+bf16 (`task.cpu_bf16`), else float32. "float32" turns autocast off on every device; "bfloat16"
+asks for it (refused on a CPU without native bf16). In float32 these calls are plain
+`loss.backward()` / `optimizer.step()`.
 
 Random numbers are drawn on the CPU (the tasks' own seeded generators) and moved to the
 device, so the data, noise and warps of a step are the same on every device, and the loop
@@ -23,7 +27,7 @@ import contextlib
 
 import torch
 
-from .config import ConfigError, check_device_name
+from .config import ConfigError, check_device_name, check_precision_name
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,10 +47,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def autocast_dtype(device: torch.device, bf16_supported: bool):
-    """The autocast dtype for a device: None (float32) on the CPU, bf16 where supported, else fp16."""
+    """The CUDA autocast dtype of `auto`: None (float32) on the CPU, bf16 where supported, else fp16."""
     if device.type != "cuda":
         return None
     return torch.bfloat16 if bf16_supported else torch.float16
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this processor computes bfloat16 in hardware (AVX-512 BF16 or AMX), as torch reports it."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if callable(check))
 
 
 class TrainingDevice:
@@ -55,22 +65,42 @@ class TrainingDevice:
     def __init__(self, device: torch.device, dtype=None):
         self.device = torch.device(device)
         self.dtype = dtype  # autocast dtype, None = float32 throughout
+        # oneDNN's bf16 convolutions are fast in channels-last layout (networks and 4-D data).
+        self.channels_last = self.device.type == "cpu" and dtype == torch.bfloat16
         # fp16 gradients underflow without loss scaling; bf16 has float32's range and needs none.
         self.scaler = torch.amp.GradScaler(self.device.type) if dtype == torch.float16 else None
 
     @classmethod
-    def resolve(cls, name: str = "auto") -> "TrainingDevice":
+    def resolve(cls, name: str = "auto", precision: str = "auto", cpu_bf16: bool = False) -> "TrainingDevice":
+        """The device `name` in `precision`; `cpu_bf16`: the task allows bf16 on the CPU under "auto"."""
         device = resolve_device(name)
+        check_precision_name(precision)
+        if precision == "float32":
+            return cls(device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # training shapes are fixed: pick the fastest kernels once
+            if precision == "bfloat16" and not torch.cuda.is_bf16_supported():
+                raise ConfigError(f"bfloat16 was asked for, but {torch.cuda.get_device_name(device)} has no bf16",
+                                  "precision")
             return cls(device, autocast_dtype(device, torch.cuda.is_bf16_supported()))
+        if precision == "bfloat16" and not cpu_has_native_bf16():
+            raise ConfigError("bfloat16 was asked for, but this processor has no native bf16 (AVX-512 BF16 or AMX)",
+                              "precision")
+        if precision == "bfloat16" or (cpu_bf16 and cpu_has_native_bf16()):
+            return cls(device, torch.bfloat16)
         return cls(device)
 
     def to(self, x: torch.Tensor) -> torch.Tensor:
-        return x.to(self.device, non_blocking=True)
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        """A network onto the device, in place, in the layout its precision computes fastest in."""
+        net.to(self.device)
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
     def autocast(self):
-        """Mixed precision for forward passes and losses (nothing on the CPU)."""
+        """Mixed precision for forward passes and losses (nothing in float32)."""
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)

@@ -145,6 +145,9 @@ class EffectTask:
     """Data, networks and one training step of the effect task (see the module docstring)."""
 
     name = "effect"
+    # Convolutions, L1 and warps only: bf16 autocast (float32 weights, losses in float32) trains as
+    # well per step and about twice as fast on CPUs with native bf16 (ganfx.trainer.device).
+    cpu_bf16 = True
 
     def __init__(self, cfg: EffectConfig):
         self.cfg = cfg.check()

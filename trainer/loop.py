@@ -12,6 +12,8 @@ A task is any object with these hooks (see `TextureTask`, `EffectTask`):
 
     name: str                      key in ganfx.trainer.tasks.TASKS ("texture", "effect")
     cfg                            its frozen config dataclass (saved in config.json)
+    cpu_bf16: bool                 optional: its step is safe in bfloat16 autocast, so precision "auto"
+                                   uses it on CPUs with native bf16 (ganfx.trainer.device)
     networks() -> {name: Module}   must contain "G" (the generator the loop averages and exports)
     optimizers() -> {name: Optimizer}
     step(iteration, dev) -> {name: float}   one optimisation step on the TrainingDevice `dev`
@@ -103,7 +105,8 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
     """Run (or continue) training; see the module docstring. `resume` is a run folder or checkpoint."""
     _check_task(task)
     loop = loop.check()
-    dev = TrainingDevice.resolve(loop.device)  # before anything is written: `cuda` without CUDA stops here
+    # Before anything is written: `cuda` without CUDA stops here.
+    dev = TrainingDevice.resolve(loop.device, loop.precision, getattr(task, "cpu_bf16", False))
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if loop.threads:
@@ -114,7 +117,7 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
     if "G" not in nets:
         raise TypeError(f"task {type(task).__name__}.networks() must contain 'G'")
     for net in nets.values():  # in place: the optimisers keep the same parameters
-        net.to(dev.device)
+        dev.prepare(net)
     log(f"device: {dev}")
     G = nets["G"]
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)

@@ -47,8 +47,9 @@ _LOOP_OPTIONS = (  # (flag, LoopConfig field, type, help)
     ("--keep-checkpoints", "keep_checkpoints", int, "how many checkpoints to keep"),
     ("--threads", "threads", int, "torch CPU threads (0 = torch's default)"),
     ("--max-minutes", "max_minutes", float, "stop with a checkpoint after this much training time"),
-    ("--device", "device", str, "auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N; "
-                                "CUDA trains in mixed precision (bf16, else fp16)"),
+    ("--device", "device", str, "auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N"),
+    ("--precision", "precision", str, "auto (CUDA: bf16, else fp16 mixed precision; CPU: bf16 where the processor "
+                                      "has it natively and the task allows it), float32 or bfloat16"),
 )
 
 
@@ -135,8 +136,10 @@ def run_training(args, task_name: str, loop, task_cfg, run_dir=None, table=()) -
     print(describe(loop))
     print(describe(task_cfg))
     with flag_errors(table):
-        device = TrainingDevice.resolve(loop.device)  # `--device cuda` without CUDA: one line, nothing written
-        task = task_entry(task_name).task_class()(task_cfg)
+        cls = task_entry(task_name).task_class()
+        # `--device cuda` without CUDA: one line, nothing written
+        device = TrainingDevice.resolve(loop.device, loop.precision, getattr(cls, "cpu_bf16", False))
+        task = cls(task_cfg)
     if args.dry_run:
         nets = task.networks()
         sizes = ", ".join(f"{k} {sum(p.numel() for p in v.parameters()) / 1e6:.2f}M params" for k, v in nets.items())

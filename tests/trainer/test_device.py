@@ -1,6 +1,7 @@
 """`--device auto|cpu|cuda`: the device is in the saved LoopConfig, every task trains there, mixed
 precision steps (run here on the CPU, which autocasts too), checkpoints that resume anywhere."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -64,11 +65,53 @@ def test_autocast_precision_by_device():
     assert TrainingDevice(torch.device("cpu"), torch.bfloat16).scaler is None
 
 
+def test_precision_choice_on_the_cpu(monkeypatch):
+    from ganfx.trainer import device as device_mod
+    from ganfx.trainer.config import ConfigError
+
+    native = device_mod.cpu_has_native_bf16()
+    assert TrainingDevice.resolve("cpu", "float32", cpu_bf16=True).dtype is None
+    assert TrainingDevice.resolve("cpu", "auto", cpu_bf16=False).dtype is None  # e.g. textures: float32
+    auto = TrainingDevice.resolve("cpu", "auto", cpu_bf16=True)  # e.g. effects
+    assert auto.dtype is (torch.bfloat16 if native else None) and auto.channels_last == native
+    with pytest.raises(ConfigError, match="precision must be"):
+        TrainingDevice.resolve("cpu", "half")
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)  # a processor without bf16
+    assert TrainingDevice.resolve("cpu", "auto", cpu_bf16=True).dtype is None
+    with pytest.raises(ConfigError, match="no native bf16"):
+        TrainingDevice.resolve("cpu", "bfloat16")
+
+
+def test_cpu_bfloat16_effect_run_resumes_exactly_and_exports(tmp_path):
+    """bf16 autocast with channels-last networks on the CPU: checkpoints hold plain float32 tensors,
+    a resumed run equals an uninterrupted one, and the export matches torch."""
+    from ganfx.trainer import device as device_mod
+    from ganfx.trainer.effect_task import EffectConfig, EffectTask
+
+    if not device_mod.cpu_has_native_bf16():
+        pytest.skip("this processor has no native bf16")
+    clip = make_clip(tmp_path / "pan.mp4", frames=6)
+    cfg = EffectConfig(video=str(clip), keyframes=str(make_keyframes(tmp_path / "kf", clip, [1, 4])),
+                       patch=32, batch=2, g_width=8, g_blocks=1, d_width=8)
+    loop = dataclasses.replace(tiny_loop(4), precision="bfloat16")
+    whole = train(EffectTask(cfg), loop, tmp_path / "whole", log=lambda *_: None)
+    part = tmp_path / "run"
+    train(EffectTask(cfg), dataclasses.replace(loop, iterations=2), part, log=lambda *_: None)
+    resumed = train(EffectTask(cfg), loop, part, resume=part, log=lambda *_: None)
+    a, b = read_checkpoint(whole.last_checkpoint), read_checkpoint(resumed.last_checkpoint)
+    assert a.meta["device"] == {"device": "cpu", "precision": "bfloat16 autocast"}
+    for key in a.tensors:
+        assert a.tensors[key].dtype != torch.bfloat16 or key.startswith("rng"), key
+        assert torch.equal(a.tensors[key], b.tensors[key]), key
+    _, parity = export_run(part, tmp_path / "fx.onnx")
+    assert parity <= 1e-3
+
+
 @pytest.fixture
 def float16_everywhere(monkeypatch):
     """Make the loop train in float16 autocast with a GradScaler (the CUDA-without-bf16 path), on the CPU."""
     monkeypatch.setattr(TrainingDevice, "resolve",
-                        classmethod(lambda cls, name="auto": cls(torch.device("cpu"), torch.float16)))
+                        classmethod(lambda cls, *args: cls(torch.device("cpu"), torch.float16)))
 
 
 def test_mixed_precision_texture_run_resumes_with_its_scaler_and_then_in_float32(exemplar, tmp_path,
