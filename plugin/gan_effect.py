@@ -2,6 +2,8 @@
 
 Effect models become filters (Source -> Output through Model.apply), texture models
 generators (Output from Model.generate). The parameters are the model's ganfx.params.
+Filters have an optional Matte clip: connected, it weighs the effect per pixel
+(Model.apply's `matte`: 0 leaves the source, 1 gives the full effect, times strength).
 
     from ganfx.plugin.gan_effect import GanEffect
     from ganfx.plugin.host import Host
@@ -27,8 +29,8 @@ from ganfx.runtime.model import Model
 from ganfx.runtime.tiling import context_span
 
 from .ofx import (
-    FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, CreateInstanceArgs, IdentityResult, ImageEffect, Instance,
-    IsIdentityArgs, PluginDescriptor, Rect, RegionsOfInterestArgs, RenderArgs,
+    FILTER, GENERATOR, MATTE, SOURCE, BeginSequenceRenderArgs, ClipDescriptor, ContextDescriptor, CreateInstanceArgs,
+    IdentityResult, ImageEffect, Instance, IsIdentityArgs, PluginDescriptor, Rect, RegionsOfInterestArgs, RenderArgs,
 )
 
 # Texture parameters that models exported by older ganfx still list in ganfx.params but that
@@ -79,6 +81,14 @@ class GanEffect(ImageEffect):
             supports_tiles=s.kind == "effect",
         )
 
+    def describe_in_context(self, context: str) -> ContextDescriptor:
+        described = super().describe_in_context(context)
+        if context != FILTER:
+            return described
+        # As OpenFX effects have mask clips: optional, one channel, weighing the effect per pixel.
+        matte = ClipDescriptor(MATTE, components=("Alpha",), optional=True, is_mask=True)
+        return replace(described, clips=described.clips + (matte,))
+
     def _params(self) -> tuple:
         """The contract's parameters; retired ones without their range, labelled removed."""
         retired = retired_params(self.spec)
@@ -112,7 +122,8 @@ class GanEffect(ImageEffect):
         # start on its size multiple (strided layers see the same phase as a whole frame).
         halo, m, w = self.spec.halo, self.spec.multiple, args.window
         (x1, x2), (y1, y2) = context_span(w.x1, w.x2, halo, m), context_span(w.y1, w.y2, halo, m)
-        return {SOURCE: Rect(x1, y1, x2, y2)}
+        roi = Rect(x1, y1, x2, y2)
+        return {SOURCE: roi, MATTE: roi}  # the matte over the same pixels: tiles mix exactly as a whole frame
 
     def is_identity(self, instance: Instance, args: IsIdentityArgs) -> IdentityResult | None:
         if self.spec.kind == "effect" and float(instance.values.get("strength", 1.0)) <= 0.0:
@@ -134,13 +145,14 @@ class GanEffect(ImageEffect):
         if any(a.source.bounds != src.bounds for a in args):
             raise UserInputError(f"{self.spec.name}: frames of one window must share their region of interest")
         pixels = np.stack([a.source.pixels for a in args])  # [N,h,w,C] over src.bounds
+        matte = None if first.matte is None else np.stack([a.matte.crop(src.bounds) for a in args])  # [N,h,w,1]
         source = PixelFormat.of(pixels)
         fmt = first.output or source
         # The model's own `tile` parameter (0 = off) tiles inside this render window.
         tile = int(instance.values.get("tile", 0) or 0) or None
         out = self.model.apply(pixels, strength=float(instance.values.get("strength", 1.0)), tile=tile,
                                colorspace=source.colorspace, dtype=fmt.numpy_dtype,
-                               out_colorspace=fmt.colorspace, channels=fmt.channels)
+                               out_colorspace=fmt.colorspace, channels=fmt.channels, matte=matte)
         w, b = first.render_window, src.bounds
         return out[:, w.y1 - b.y1 : w.y2 - b.y1, w.x1 - b.x1 : w.x2 - b.x1]
 

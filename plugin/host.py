@@ -7,6 +7,7 @@ this class, by way of the render session (ganfx.plugin.session).
     instance = host.create_instance({"strength": "0.8"})          # values checked against the descriptor
     host.begin_sequence(instance, (0, 99), output=PixelFormat("uint8", "srgb", 3))
     out = host.render_frames(instance, [0, 1, 2, 3], frames)      # [4,H,W,C] in -> [4,H,W,C] uint8 out
+    out = host.render_frames(instance, [0, 1], frames[:2], mattes=mattes)   # + [2,H,W(,C)]: the Matte clip
     host.end_sequence(instance)
     host.destroy_instance(instance)
 
@@ -14,6 +15,8 @@ The host tiles render windows with the runtime's one TileGrid, asks the plugin f
 window's region of interest and identity, and hands all frames of a window to the plugin in
 one `render_frames` call. The output format is negotiated once per source format
 (`get_clip_preferences`); a frame is converted only when the plugin rendered something else.
+Mattes, where given, connect the plugin's optional Matte clip: the host reduces them to one
+channel (frames.matte_of: RGBA its alpha, RGB its luma) and crops them like the source.
 Every action goes through `Host.call`, so a subclass can record or time them (the tests do).
 """
 
@@ -28,7 +31,7 @@ from ganfx.runtime.frames import FLOAT_LINEAR_RGB, PixelFormat
 from ganfx.runtime.tiling import TileGrid
 
 from .ofx import (
-    FILTER, GENERATOR, SOURCE, BeginSequenceRenderArgs, ClipPreferencesArgs, CreateInstanceArgs,
+    FILTER, GENERATOR, MATTE, SOURCE, BeginSequenceRenderArgs, ClipPreferencesArgs, CreateInstanceArgs,
     EndSequenceRenderArgs, FramesNeededArgs, HostInfo, Image, ImageEffect, Instance, IsIdentityArgs, Rect,
     RegionOfDefinitionArgs, RegionsOfInterestArgs, RenderArgs,
 )
@@ -41,6 +44,10 @@ class Host:
         self.plugin, self.info = plugin, info or HostInfo()
         self.descriptor = self.call("describe")
         self.contexts = {c: self.call("describe_in_context", c) for c in self.descriptor.contexts}
+
+    def has_clip(self, context: str, name: str) -> bool:
+        """True when the plugin describes clip `name` in `context` (optional clips included)."""
+        return name in {c.name for c in self.contexts[context].clips}
 
     def call(self, action: str, *args):
         """Run one action of the plugin. The single place actions are invoked."""
@@ -94,11 +101,12 @@ class Host:
         return self.render_frames(instance, [time], sources, render_scale)[0]
 
     def render_frames(self, instance: Instance, times, sources: np.ndarray | None = None,
-                      render_scale=(1.0, 1.0)) -> np.ndarray:
+                      render_scale=(1.0, 1.0), mattes: np.ndarray | None = None) -> np.ndarray:
         """Whole outputs of frames `times`. # sources [N,H,W,C] (filters) or None -> [N,H',W',C']
 
-        Frames whose regions of definition agree render together: one `render_frames` call per
-        window. The result is in the format the caller asked for at begin_sequence.
+        `mattes` [N,H,W] or [N,H,W,C], the size of the sources, connect the Matte clip. Frames
+        whose regions of definition agree render together: one `render_frames` call per window.
+        The result is in the format the caller asked for at begin_sequence.
         """
         times = list(times)
         scale = tuple(render_scale)
@@ -111,6 +119,8 @@ class Host:
             if sources.ndim != 4 or sources.shape[0] != len(times):
                 raise UserInputError(f"source frames must be [N,H,W,C] for {len(times)} frames, "
                                      f"got shape {list(sources.shape)}")
+        if mattes is not None:
+            mattes = self._matte_clip(instance, mattes, sources)
         src_format = PixelFormat.of(sources) if sources is not None else None
         wanted, made = self.output_format(instance, src_format)
         src_rod = Rect(0, 0, sources.shape[2], sources.shape[1]) if sources is not None else None
@@ -125,14 +135,26 @@ class Host:
                 raise UserInputError(f"{self.descriptor.label} needs frames {needed}; "
                                      "this host gives the current frame only")
         if any(r != rods[0] for r in rods):  # different extents: one frame at a time
-            return np.stack([self.render_frames(instance, [t], None if sources is None else sources[i:i + 1], scale)[0]
+            return np.stack([self.render_frames(instance, [t], None if sources is None else sources[i:i + 1], scale,
+                                                None if mattes is None else mattes[i:i + 1])[0]
                              for i, t in enumerate(times)])
         rod = rods[0]
         out = np.empty((len(times), rod.height, rod.width, made.channels), made.numpy_dtype)
         for window, crop, dst in self._windows(rod):
-            pixels = self._render_window(instance, times, window, scale, sources, src_rod, made)
+            pixels = self._render_window(instance, times, window, scale, sources, src_rod, made, mattes)
             out[:, dst[0], dst[1]] = pixels[:, crop[0], crop[1]]
         return out if wanted == made else F.convert(out, wanted.numpy_dtype, wanted.channels)
+
+    def _matte_clip(self, instance: Instance, mattes, sources) -> np.ndarray:
+        """Mattes as the Matte clip holds them: one channel, the sources' size. # [N,H,W(,C)] -> [N,H,W,1]"""
+        if not self.has_clip(instance.context, MATTE):
+            raise UserInputError(f"{self.descriptor.label} has no {MATTE} clip: it takes no matte")
+        m = np.asarray(mattes)
+        m = F.matte_of(m[..., None] if m.ndim == 3 else m)
+        if m.ndim != 4 or m.shape[:3] != sources.shape[:3]:
+            raise UserInputError(f"mattes must be [N,H,W] like the source frames {list(sources.shape[:3])}, "
+                                 f"got shape {list(np.shape(mattes))}")
+        return m
 
     @staticmethod
     def _as_frame(source) -> np.ndarray:
@@ -157,16 +179,22 @@ class Host:
             window = Rect(rod.x1 + sx.start, rod.y1 + sy.start, rod.x1 + sx.stop, rod.y1 + sy.stop)
             yield window, t.crop, t.dst
 
-    def _render_window(self, instance, times, window: Rect, scale, sources, src_rod, made) -> np.ndarray:
+    @staticmethod
+    def _image(frames: np.ndarray, i: int, roi: Rect) -> Image:
+        return Image(frames[i, roi.y1 : roi.y2, roi.x1 : roi.x2], roi)
+
+    def _render_window(self, instance, times, window: Rect, scale, sources, src_rod, made, mattes=None) -> np.ndarray:
         """[N, window.height, window.width, C] in format `made`: identities copied, the rest rendered at once."""
         out = np.empty((len(times), window.height, window.width, made.channels), made.numpy_dtype)
         todo = []
         for i, time in enumerate(times):
-            image = None
+            image = matte = None
             if instance.context == FILTER:
-                rois = self.call("get_regions_of_interest", instance, RegionsOfInterestArgs(time, window, scale))
-                roi = (rois or {}).get(SOURCE, window).intersect(src_rod)  # the host clips to what exists
-                image = Image(sources[i, roi.y1 : roi.y2, roi.x1 : roi.x2], roi)
+                rois = self.call("get_regions_of_interest", instance, RegionsOfInterestArgs(time, window, scale)) or {}
+                # the host clips each region to what exists
+                image = self._image(sources, i, rois.get(SOURCE, window).intersect(src_rod))
+                if mattes is not None:
+                    matte = self._image(mattes, i, rois.get(MATTE, window).intersect(src_rod))
             identity = self.call("is_identity", instance, IsIdentityArgs(time, window, scale))
             if identity is not None:
                 if instance.context == GENERATOR or identity.clip != SOURCE or identity.time != time:
@@ -174,7 +202,7 @@ class Host:
                 src = sources[i, window.y1 : window.y2, window.x1 : window.x2]
                 out[i] = F.convert(src, made.numpy_dtype, made.channels)
                 continue
-            todo.append((i, RenderArgs(time, window, scale, image, output=made)))
+            todo.append((i, RenderArgs(time, window, scale, image, output=made, matte=matte)))
         if todo:
             pixels = self.call("render_frames", instance, [a for _, a in todo])
             pixels = np.asarray(pixels)

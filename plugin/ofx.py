@@ -31,6 +31,11 @@ Action order a host follows (see ganfx.plugin.host.Host):
 `render_frames` is ganfx's one addition to the OpenFX model: a batch of frames for the same
 window in one call, so a network sees `[N,C,H,W]` at once. Its default renders them one by
 one with `render`, so a plugin that writes only `render` works everywhere.
+
+A filter may describe an optional `Matte` clip (`ClipDescriptor(MATTE, ("Alpha",),
+optional=True, is_mask=True)`), as OpenFX effects describe mask clips. Where the host has a
+matte connected it hands the plugin one channel of it (`RenderArgs.matte`, the region of
+interest `get_regions_of_interest` asks for under MATTE); otherwise `matte` is None.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ FILTER = "filter"  # one Source clip in, Output out (kOfxImageEffectContextFilte
 GENERATOR = "generator"  # no source, Output only (kOfxImageEffectContextGenerator)
 CONTEXTS = (FILTER, GENERATOR)
 SOURCE, OUTPUT = "Source", "Output"  # clip names, as in OpenFX
+MATTE = "Matte"  # an optional single-channel clip weighing a filter per pixel (an OpenFX mask clip)
 
 
 # -- rectangles ----------------------------------------------------------------------------
@@ -139,9 +145,10 @@ def SeedParam(name="seed", default=0, label="Seed", help=""):
 # -- descriptors ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClipDescriptor:
-    name: str  # "Source" | "Output"
+    name: str  # "Source" | "Output" | "Matte"
     components: tuple = ("RGB", "RGBA")  # pixel layouts accepted (kOfxImageEffectPropSupportedComponents)
-    optional: bool = False
+    optional: bool = False  # the host may leave it unconnected (kOfxImageClipPropOptional)
+    is_mask: bool = False  # a matte: one channel, 0 = leave the source, 1 = full effect (kOfxImageClipPropIsMask)
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,7 @@ class RenderArgs:
     source: Image | None = None  # the Source clip at `time`, covering the region of interest (filters)
     field: str = "none"  # interlacing: always "none" here
     output: PixelFormat | None = None  # what the Output clip holds (negotiated by get_clip_preferences)
+    matte: Image | None = None  # the Matte clip at `time` ([h,w,1], its region of interest), when connected
 
 
 @dataclass(frozen=True)

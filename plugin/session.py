@@ -8,6 +8,7 @@ docs/architecture.md, "One render path".
     with open_session("watercolor", {"strength": "0.8"}, SessionOptions(tile=512)) as session:
         session.begin((1001, 1100), output=writer.pixel_format)   # the writer's clip preferences
         out = session.process(frames, [1001, 1002])               # [N,H,W,C] in -> [N,H,W,C] out, one network call
+        out = session.process(frames, [1001, 1002], mattes)       # + [N,H,W(,C)] mattes: the Matte clip connected
         session.end()
 
     tex = open_session("redbrick", {"speed": "0.5"}, SessionOptions(size=(1920, 1080), fps=Fraction(25)))
@@ -16,6 +17,8 @@ docs/architecture.md, "One render path".
 Frames follow the media convention: uint8/uint16 are sRGB, float32 is scene-linear. The
 output is what `begin(output=...)` asked for (a writer's `pixel_format`); without it, an
 effect returns the format (and alpha) it was given, a generator float32 linear RGB.
+Mattes (one per frame; RGBA: its alpha, otherwise its luma) weigh an effect per pixel:
+0 keeps the source, 1 gives the effect at the `strength` parameter.
 """
 
 from __future__ import annotations
@@ -73,6 +76,13 @@ class RenderSession:
         self.params = self.instance.values
         self._open = False
 
+    @property
+    def takes_matte(self) -> bool:
+        """True when the plugin has a Matte clip (`process` then takes mattes)."""
+        from ganfx.plugin.ofx import MATTE
+
+        return self.host.has_clip(self.instance.context, MATTE)
+
     def begin(self, frame_range=None, output=None) -> None:
         """Begin a sequence (inclusive frame range); `output` is the writer's PixelFormat, or None."""
         self.end()
@@ -80,18 +90,18 @@ class RenderSession:
         self.host.begin_sequence(self.instance, self.frame_range, output=output)
         self._open = True
 
-    def process(self, frames, frame_numbers) -> np.ndarray:
-        """Render frames. # frames [N,H,W,C] (effects) or None (textures) -> [N,H',W',C']"""
+    def process(self, frames, frame_numbers, mattes=None) -> np.ndarray:
+        """Render frames. # frames [N,H,W,C] (effects) or None (textures), mattes [N,H,W(,C)] or None -> [N,H',W',C']"""
         numbers = list(frame_numbers)
         if not self._open:  # called without begin(): a sequence of just these frames
             self.begin((min(numbers), max(numbers)))
         if self.kind == "effect":
             if frames is None:
                 raise UserInputError(f"{self.spec.name} is an effect model: it needs source frames")
-            return self.host.render_frames(self.instance, numbers, frames)
+            return self.host.render_frames(self.instance, numbers, frames, mattes=mattes)
         if self.options.size is None:
             raise UserInputError(f"{self.spec.name} is a texture model: it needs an output size")
-        return self.host.render_frames(self.instance, numbers)
+        return self.host.render_frames(self.instance, numbers, mattes=mattes)  # refused: generators have no Matte clip
 
     def end(self) -> None:
         if self._open:

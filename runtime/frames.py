@@ -13,6 +13,13 @@ A `PixelFormat` is what a clip holds or a writer wants (dtype, colour space, cha
 what hosts negotiate in the clip-preferences action (docs/architecture.md, "Clip preferences").
 `convert` is the one place frames change depth, colour space or channel count, and
 `to_unit`/`from_unit` the one place integers are scaled (255, 65535) to and from 0..1.
+
+A matte weighs an effect per pixel (0 = the source, 1 = the full effect). It is data, not
+colour: its stored values are used as they are, never colour-converted. `matte_of` makes one
+channel of any image (RGBA: its alpha; RGB: its luma), `as_matte` checks a matte against the
+frames and scales it to 0..1.
+
+    m = as_matte(matte_of(read_image("matte.png")), frames.shape)   # [1,H,W,1] float32 0..1
 """
 
 from __future__ import annotations
@@ -167,6 +174,51 @@ def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
         opaque = 1.0 if image.dtype.kind == "f" else _SCALE[image.dtype]
         return np.concatenate([image, np.full(image.shape[:-1] + (1,), opaque, image.dtype)], axis=-1)
     raise UserInputError(f"cannot fit {c} channels to {channels}")
+
+
+# Rec. 709 luma weights (sRGB shares the Rec. 709 primaries); they sum to 1, so grey keeps its level.
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
+
+
+def matte_of(image) -> np.ndarray:
+    """[H,W] or [...,H,W,C] image -> [...,H,W,1] matte of the same dtype: one channel as it is,
+    RGBA its alpha, RGB its Rec. 709 luma of the stored values (exact for grey: the luma of
+    (v, v, v) is v)."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        return a[..., None]
+    c = a.shape[-1] if a.ndim > 2 else 0
+    if c in (1, 4):
+        return a[..., c - 1 :]
+    if c != 3:
+        raise UserInputError(f"a matte image has 1, 3 or 4 channels, got shape {list(a.shape)}")
+    luma = (a @ LUMA_709)[..., None]  # float64: rounds back to v for grey (v, v, v)
+    return luma.astype(a.dtype) if a.dtype.kind == "f" else np.rint(luma).astype(a.dtype)
+
+
+def as_matte(matte, shape) -> np.ndarray:
+    """A matte for frames of `shape` [N,H,W,C] -> [N|1,H,W,1] float32 in 0..1.
+
+    `matte` is [H,W], [H,W,1] (every frame), [N,H,W] or [N,H,W,1]; uint8/uint16 (scaled by
+    255/65535), bool or float 0..1 (clipped).
+    """
+    n, h, w = shape[:3]
+    a = np.asarray(matte)
+    if a.ndim == 2:
+        a = a[None, ..., None]
+    elif a.ndim == 3:
+        a = a[None] if a.shape[:2] == (h, w) else a[..., None]  # [H,W,C] for every frame, else [N,H,W]
+    if a.ndim != 4 or a.shape[-1] != 1:
+        raise UserInputError(f"a matte is [H,W], [H,W,1] or [N,H,W(,1)] (one channel), got shape {list(a.shape)}")
+    if a.shape[1:3] != (h, w):
+        raise UserInputError(f"the matte is {a.shape[2]}x{a.shape[1]} but the frames are {w}x{h}")
+    if a.shape[0] not in (1, n):
+        raise UserInputError(f"{a.shape[0]} mattes for {n} frames")
+    if a.dtype.kind == "b":
+        return a.astype(np.float32)
+    if a.dtype not in (np.uint8, np.uint16) and a.dtype.kind != "f":
+        raise UserInputError(f"a matte must be uint8, uint16, bool or float, got {a.dtype}")
+    return np.clip(to_unit(a), 0.0, 1.0)
 
 
 def convert(image: np.ndarray, dtype, channels: int) -> np.ndarray:

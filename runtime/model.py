@@ -3,6 +3,7 @@
     from ganfx.runtime import load_model
     fx = load_model("watercolor")                 # shipped name, GANFX_MODELS folder, or a path
     out = fx.apply(frame, strength=0.8, tile=512)     # [H,W,C] in -> [H,W,C] out, same dtype
+    out = fx.apply(frame, matte=matte)                # [H,W] matte 0..1: 0 keeps the source, 1 the effect
     tex = load_model("redbrick").generate(3840, 2160, t=1.5, seed=3, tileable=True)
 
 Names resolve in this order: an existing path; each folder of GANFX_MODELS (os.pathsep
@@ -166,11 +167,16 @@ class Model:
     # -- effects ------------------------------------------------------------------------
     def apply(self, frames, strength: float = 1.0, tile: int | None = None, feather: int = 0,
               colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS, dtype=None,
-              out_colorspace: str | None = None, channels: int | None = None) -> np.ndarray:
+              out_colorspace: str | None = None, channels: int | None = None, matte=None) -> np.ndarray:
         """Apply an effect to one frame [H,W,C] or a batch [N,H,W,C] (one network call per tile).
 
         The output is `dtype` in `out_colorspace` with `channels` (default: as the input); alpha
         passes through untouched. Tiles when `tile` is given or a frame exceeds `max_pixels`.
+        Each pixel is source + w * (effect - source), mixed in the source's colour space, with
+        w = strength (0..1) times the `matte` where one is given: [H,W(,1)] for every frame or
+        [N,H,W(,1)], uint8/uint16/float 0..1 (frames.as_matte). Matte 0 is the source exactly.
+
+            out = fx.apply(frame, strength=0.8, matte=alpha_of_the_roto)   # [H,W,C] + [H,W] -> [H,W,C]
         """
         if self.spec.kind != "effect":
             raise UserInputError(f"{self.spec.name} is a {self.spec.kind} model; use generate()")
@@ -183,6 +189,8 @@ class Model:
         if tile is None and h * w > max_pixels:
             tile = _auto_tile(max_pixels)
         padded = self._pad(batch)
+        mix = self._mix(strength, matte, batch.shape)  # [N|1,H',W',1] over the padded frames
+        mixing = bool(mix.min() < 1)  # decided per call: every tile takes the same colour path
         try:  # one window shape for every tile, origins on the size multiple
             grid = TileGrid(padded.shape[1], padded.shape[2], int(tile or max(padded.shape[1:3])),
                             self.spec.halo, self.spec.multiple, int(feather))
@@ -191,13 +199,15 @@ class Model:
         if feather:  # blended tiles: accumulate in float, convert once at the end
             acc = np.zeros(padded.shape[:3] + (self._out.channels,), np.float32)
             for t in grid:
-                y = self._effect_unit(padded[(slice(None),) + t.src], strength, colorspace, colorspace)
+                window = (slice(None),) + t.src
+                y = self._effect_unit(padded[window], mix[window], mixing, colorspace, colorspace)
                 acc[(slice(None),) + t.dst] += y[(slice(None),) + t.crop] * grid.weights(t)
             out = self._finish(F.convert_colorspace(acc[:, :h, :w], colorspace, out_colorspace), batch, dtype, channels)
         else:
             out = np.empty((n, padded.shape[1], padded.shape[2], self._out.channels), dtype)
             for t in grid:
-                y = self._effect_unit(padded[(slice(None),) + t.src], strength, colorspace, out_colorspace)
+                window = (slice(None),) + t.src
+                y = self._effect_unit(padded[window], mix[window], mixing, colorspace, out_colorspace)
                 out[(slice(None),) + t.dst] = F.from_unit(y[(slice(None),) + t.crop], dtype)
             out = self._finish(out[:, :h, :w], batch, dtype, channels, converted=True)
         return out[0] if single else out
@@ -212,10 +222,18 @@ class Model:
         mode = "reflect" if ph < h and pw < w else "edge"
         return np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
-    def _effect_unit(self, src: np.ndarray, strength: float, colorspace: str, out_colorspace: str) -> np.ndarray:
-        """[N,h,w,C] source window -> [N,h,w,C'] effect output, 0..1 float in `out_colorspace`, mixed by strength."""
+    def _mix(self, strength: float, matte, shape: tuple) -> np.ndarray:
+        """Each pixel's share of the effect, 0..1: strength times the matte. # [N|1,H',W',1] float32, padded"""
+        s = np.float32(np.clip(strength, 0.0, 1.0))
+        if matte is None:  # one value for every pixel: a view, no memory
+            m = self.spec.multiple
+            return np.broadcast_to(s, (1, round_up(shape[1], m), round_up(shape[2], m), 1))
+        return s * self._pad(F.as_matte(matte, shape))
+
+    def _effect_unit(self, src: np.ndarray, mix: np.ndarray, mixing: bool, colorspace: str,
+                     out_colorspace: str) -> np.ndarray:
+        """[N,h,w,C] source window, [N|1,h,w,1] its share of the effect -> [N,h,w,C'] 0..1 float in `out_colorspace`."""
         x, _ = F.to_tensor(src, self._in, colorspace)
-        mixing = strength < 1.0
         # Mixing happens in the source's colour space; without it, straight to the output's.
         y = F.tensor_to_unit(self.run(x), self._out, colorspace if mixing else out_colorspace)
         if y.shape[1:3] != src.shape[1:3]:
@@ -227,7 +245,9 @@ class Model:
         base = F.to_unit(F.split_alpha(src)[0])
         if base.shape[-1] != y.shape[-1]:
             base = np.repeat(base, y.shape[-1] // base.shape[-1], axis=-1)
-        return F.convert_colorspace(base + np.float32(strength) * (y - base), colorspace, out_colorspace)
+        # (1 - w) * source + w * effect rather than source + w * (effect - source): exact at both
+        # ends, so matte 0 gives the source bit for bit and matte 1 the effect.
+        return F.convert_colorspace((1 - mix) * base + mix * y, colorspace, out_colorspace)
 
     def _finish(self, y, src, dtype, channels, converted: bool = False):
         """Colour [N,H,W,C'] (0..1 float, or already `dtype`) + the source's alpha -> `dtype` with `channels`."""

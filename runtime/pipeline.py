@@ -15,6 +15,8 @@ render session, ganfx.plugin.session, in every command), an object with
 (`frames` is None for generators), a source of `Frame`s, and a `Writer`. A batch of frames
 is stacked once (preprocess), reaches the processor as one array and is split once for the
 encoder (postprocess); frames the processor made in the writer's format are not converted.
+A render with a matte (`render_file(..., matte="roto.mov")`, a `MatteSource`) decodes it beside
+the frames and calls `process(frames, frame_numbers, mattes)`, mattes `[N,H,W,1]`.
 
     with open_reader("plate.mov") as reader, open_writer("out.mp4", spec) as writer:
         stats = render(reader.frames(), processor, writer, total=reader.properties.frame_count,
@@ -28,20 +30,23 @@ An error in any stage stops all of them and is raised here; so is Ctrl-C
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import re
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from . import frames as F
 from .errors import GanfxError, UserInputError
-from .io.base import Frame
+from .io.base import Frame, MediaProperties, Reader
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
 _END = object()  # end-of-stream marker passed down the queues
@@ -172,11 +177,12 @@ class _Runner:
 
 
 def render(source, processor, writer, *, total: int, batch: int = 1, frame_range: tuple | None = None,
-           progress: Progress | None = None, queue_size: int = 4, on_frame=None) -> RenderStats:
+           progress: Progress | None = None, queue_size: int = 4, on_frame=None, mattes=None) -> RenderStats:
     """Run `source` frames through `processor` into `writer`; see the module docstring.
 
-    `on_frame(done, total)` is called after each written frame (a host's progress display);
-    an exception it raises (a host's cancel) stops the render like any other error.
+    `mattes` (an iterable of [H,W,1], one per frame of `source`) go to the processor with their
+    frames. `on_frame(done, total)` is called after each written frame (a host's progress
+    display); an exception it raises (a host's cancel) stops the render like any other error.
     """
     if batch < 1:
         raise ValueError("batch must be >= 1")
@@ -186,16 +192,19 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
 
     def decode():
         pending = []
-        it = iter(source)
+        it, matte_it = iter(source), None if mattes is None else iter(mattes)
         while True:
             if run.stop.is_set():
                 raise _Stop
             t0 = time.perf_counter()
             frame = next(it, None)
+            matte = None if frame is None or matte_it is None else next(matte_it, None)
             run.busy["decode"] += time.perf_counter() - t0
             if frame is None:
                 break
-            pending.append(frame)
+            if matte_it is not None and matte is None:
+                raise GanfxError(f"the mattes ended before frame {frame.number}")
+            pending.append((frame, matte))
             if len(pending) == batch:
                 run.put(run.queues[0], pending)
                 pending = []
@@ -203,16 +212,19 @@ def render(source, processor, writer, *, total: int, batch: int = 1, frame_range
             run.put(run.queues[0], pending)
         run.put(run.queues[0], _END)
 
-    def preprocess(frames):
+    def preprocess(items):
+        frames = [f for f, _ in items]
         if frames[0].image is None:
-            return frames, None
-        return frames, np.stack([f.image for f in frames])  # [N,H,W,C]
+            return frames, None, None
+        mattes_in = None if items[0][1] is None else np.stack([m for _, m in items])  # [N,H,W,1]
+        return frames, np.stack([f.image for f in frames]), mattes_in  # [N,H,W,C]
 
     def inference(item):
-        frames, batch_in = item
+        frames, batch_in, mattes_in = item
         numbers = [f.number for f in frames]
-        try:
-            out = processor.process(batch_in, numbers)
+        try:  # a render without a matte keeps the protocol's two arguments
+            out = (processor.process(batch_in, numbers) if mattes_in is None
+                   else processor.process(batch_in, numbers, mattes_in))
         except MemoryError:
             raise GanfxError(f"out of memory rendering frame {numbers[0]}; render in smaller tiles or fewer frames at a time",
                              about="tile") from None
@@ -328,11 +340,11 @@ def queue_size_for(width: int, height: int, batch: int, max_size: int = 4) -> in
 
 
 def _run(source, processor, writer, total, frame_range, options: RenderOptions, label: str,
-         on_frame=None) -> RenderStats:
+         on_frame=None, mattes=None) -> RenderStats:
     progress = Progress(total, options.progress, label)
     try:
         stats = render(source, processor, writer, total=total, batch=options.batch, frame_range=frame_range,
-                       progress=progress, on_frame=on_frame,
+                       progress=progress, on_frame=on_frame, mattes=mattes,
                        queue_size=queue_size_for(writer.spec.width, writer.spec.height, options.batch))
         writer.commit()
     except BaseException:
@@ -344,25 +356,71 @@ def _run(source, processor, writer, total, frame_range, options: RenderOptions, 
     return stats
 
 
+class MatteSource:
+    """The matte of each frame of a render, read like the input: a video or a sequence frame by
+    frame, or one still image for every frame. # -> [H,W,1] per frame, of the reader's dtype
+
+    Frames pair up in order: the input's first frame takes the matte's first frame (a sequence
+    numbered from 1001 can take a matte video, numbered from 0), so a frame range of the input
+    picks the same frames of the matte. A matte's own values are used (no colour conversion):
+    RGBA mattes give their alpha, others their Rec. 709 luma (frames.matte_of).
+
+        with open_reader("plate.mov") as plate, open_reader("roto.mov") as roto:
+            mattes = MatteSource(roto, plate.properties, 10, 20)   # checks size and frame count
+            images = mattes.images(skip={12})                      # frames 10, 11, 13, ... 20
+    """
+
+    def __init__(self, reader: Reader, source: MediaProperties, first: int, last: int):
+        m = reader.properties
+        if (m.width, m.height) != (source.width, source.height):
+            raise UserInputError(f"the matte is {m.width}x{m.height} but the input is {source.width}x{source.height}",
+                                 path=m.path)
+        self.reader, self.first, self.last = reader, first, last
+        self.still = m.kind == "image"
+        self.offset = m.first_frame - source.first_frame  # matte frame of input frame n: n + offset
+        if not self.still and last + self.offset > m.last_frame:
+            raise UserInputError(f"the matte has {m.frame_count} frames ({m.first_frame}-{m.last_frame}) but frames "
+                                 f"{first}-{last} of the input need {last - source.first_frame + 1} (matched in order)",
+                                 path=m.path)
+
+    def images(self, skip=frozenset()):
+        """The mattes of the input's frames first..last that are not in `skip`, in order."""
+        if self.still:
+            return itertools.repeat(F.matte_of(next(iter(self.reader.frames())).image))
+        o = self.offset
+        frames = self.reader.frames(self.first + o, self.last + o, skip={n + o for n in skip})
+        return (F.matte_of(f.image) for f in frames)
+
+
 def render_file(input_path, output_path, processor, frames: tuple | None = None,
-                options: RenderOptions = RenderOptions(), on_frame=None) -> RenderStats:
+                options: RenderOptions = RenderOptions(), on_frame=None, matte=None) -> RenderStats:
     """Apply `processor` to the frames of a video, sequence or still and write `output_path`.
 
         render_file("plate.mov", "out/shot.####.exr", processor, frames=(10, 20))
+        render_file("plate.mov", "out.mov", session, matte="roto.mov")   # see MatteSource
+
+    `matte` (a video, a sequence or a still, read like the input) is decoded beside the input
+    and handed to the processor with the frames.
     """
     from .io import OutputSpec, is_sequence, open_reader, open_writer
 
     if _same_file(input_path, output_path):
         raise UserInputError("the output is the input; choose another output", path=output_path)
+    if matte is not None and not str(matte).strip():
+        raise UserInputError("the matte path is empty")
+    if matte is not None and _same_file(matte, output_path):
+        raise UserInputError("the output is the matte; choose another output", path=output_path)
     if options.resume and not is_sequence(output_path):
         raise UserInputError("resuming works with image-sequence outputs (shot.####.exr) only", path=output_path,
                              about="resume")
-    with open_reader(input_path) as reader:
+    with ExitStack() as stack:
+        reader = stack.enter_context(open_reader(input_path))
         p = reader.properties
         first, last = frames or (p.first_frame, p.last_frame)
         if first < p.first_frame or last > p.last_frame:
             raise UserInputError(f"frames {first}-{last} are outside the source's frames "
                                  f"{p.first_frame}-{p.last_frame}", path=input_path, about="frames")
+        mattes = None if matte is None else MatteSource(stack.enter_context(open_reader(matte)), p, first, last)
         trim = (first, last) != (p.first_frame, p.last_frame)
         spec = OutputSpec(
             p.width, p.height, frame_rate=p.frame_rate or options.fps or Fraction(24), time_base=p.time_base,
@@ -376,7 +434,8 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
         skip = writer.done_frames
         total = last - first + 1 - len(skip)
         source = reader.frames(first, last, skip=skip)
-        return _run(source, processor, writer, total, (first, last), options, Path(output_path).name, on_frame)
+        return _run(source, processor, writer, total, (first, last), options, Path(output_path).name, on_frame,
+                    None if mattes is None else mattes.images(skip))
 
 
 def generate_file(output_path, processor, count: int, size: tuple,

@@ -3,6 +3,7 @@
     ganfx render watercolor plate.mov -o out.mov --codec prores
     ganfx render watercolor plates/shot.####.exr -o out/shot.####.exr --frames 1001-1050 --resume
     ganfx render watercolor clip.mp4 -o out.mp4 --param strength=0.6 --progress json
+    ganfx render watercolor plate.mov -o out.mov --matte roto.mov     # the effect only where the matte is white
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ def add_arguments(parser):
     parser.add_argument("input", help="video (mp4/mov/mkv), sequence pattern (shot.####.exr, shot.%%04d.png) or image")
     parser.add_argument("-o", "--output", required=True, help="video, sequence pattern or image to write")
     parser.add_argument("--frames", metavar="A-B", help="render only frames A..B (inclusive; videos count from 0)")
+    parser.add_argument("--matte", metavar="MATTE",
+                        help="video, sequence or still image weighing the effect per pixel (0 = source, 1 = full "
+                             "effect; RGBA: its alpha, otherwise its luma); its frames pair with the input's in order")
     add_common_arguments(parser)
     parser.add_argument("--fps", help="frame rate for a video made from an image sequence (default 24)")
 
@@ -123,8 +127,10 @@ def run(args) -> int:
     with open_session(args.model, parse_params(args.param), session_options(args), "ganfx-cli") as session:
         if session.kind != "effect":
             raise UserInputError(f"{session.spec.name} is a {session.kind} model; use `ganfx generate`")
+        if args.matte is not None and not session.takes_matte:
+            raise UserInputError(f"{session.spec.name} has no Matte clip: it takes no matte")
         stop_on_sigterm()
-        stats = render_file(args.input, args.output, session, frames, options)
+        stats = render_file(args.input, args.output, session, frames, options, matte=args.matte)
     if options.progress == "bar":
         print(f"wrote {args.output}: {stats.frames} frame{'' if stats.frames == 1 else 's'} in {stats.seconds:.1f} s "
               f"({stats.fps:.1f} fps)")

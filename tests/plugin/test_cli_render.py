@@ -118,6 +118,72 @@ def test_render_strength_zero_and_opencv_writer(tmp_path, capsys):
         assert r.properties.frame_count == 6
 
 
+def make_matte_clip(path, frames, width=64, height=48):
+    """A real matte video (lossless, grey): frame k is white left of column 4 * (k + 1), mid-grey in the
+    next 8 columns, black elsewhere, so each frame has its own matte."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("ffv1", rate=RATE)
+        v.width, v.height, v.pix_fmt = width, height, "bgr0"
+        for k in range(frames):
+            img = np.zeros((height, width, 3), np.uint8)
+            img[:, 4 * (k + 1) : 4 * (k + 1) + 8] = 128
+            img[:, : 4 * (k + 1)] = 255
+            for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(packet)
+        for packet in v.encode():
+            c.mux(packet)
+    return path
+
+
+def read_frames(path, first=None, last=None):
+    with open_reader(path) as r:
+        return np.stack([f.image for f in r.frames(first, last)])
+
+
+def check_matted(out, src, matte, full):
+    """Per pixel: matte 0 is the decoded source, matte 1 the full effect, grey in between."""
+    zero, one = matte[..., 0] == 0, matte[..., 0] == 255
+    assert zero.any() and one.any() and (~(zero | one)).any()
+    assert np.array_equal(out[zero], src[zero]) and np.array_equal(out[one], full[one])
+    between = ~(zero | one)
+    assert (out[between] != src[between]).any() and (out[between] != full[between]).any()
+
+
+def test_render_with_a_matte_video_and_a_frame_range(tmp_path, capsys, effect_path):
+    from ganfx.runtime.frames import matte_of
+    from ganfx.runtime.model import load_model
+
+    clip = make_clip(tmp_path / "plate.mp4", frames=12)  # h264: the source is what decodes
+    roto = make_matte_clip(tmp_path / "roto.mkv", 12)
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "seq" / "o.####.png", "--matte", roto,
+                     "--frames", "3-7", "--tile", "32", "--quiet")
+    assert rc == 0, err
+    out = read_frames(tmp_path / "seq" / "o.####.png")
+    src, matte = read_frames(clip, 3, 7), matte_of(read_frames(roto, 3, 7))  # the same frames of the matte
+    assert out.shape == src.shape == (5, 48, 64, 3)
+    check_matted(out, src, matte, load_model(effect_path, threads=1).apply(src))
+    assert [int((m[0, :, 0] == 255).sum()) for m in matte] == [16, 20, 24, 28, 32]
+
+
+def test_render_with_a_still_matte(tmp_path, capsys, effect_path):
+    from ganfx.runtime.io.images import write_png
+    from ganfx.runtime.model import load_model
+
+    clip = make_clip(tmp_path / "plate.mp4", frames=6)
+    matte = np.zeros((48, 64, 1), np.uint8)  # a grey PNG: its luma is its level
+    matte[12:36, 16:48] = 255
+    matte[20:28, 24:40] = 100
+    write_png(tmp_path / "matte.png", matte)
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "out.mkv", "--matte", tmp_path / "matte.png",
+                     "--batch", "4", "--quiet")  # .mkv: FFV1, lossless
+    assert rc == 0, err
+    out, src = read_frames(tmp_path / "out.mkv"), read_frames(clip)
+    full = load_model(effect_path, threads=1).apply(src)
+    check_matted(out, src, np.broadcast_to(matte, src.shape[:3] + (1,)), full)
+
+
 def test_overwrite_and_resume(tmp_path, capsys):
     clip = make_clip(tmp_path / "p.mp4", frames=6)
     out = tmp_path / "o.mp4"
@@ -234,6 +300,13 @@ BAD = {
     "unknown param": (_clip, ["--param", "zoom=2"], "has no parameter 'zoom'"),
     "bad param": (_clip, ["--param", "strength=2"], "above the maximum"),
     "texture model": (_clip, ["--model", "testtex"], "testtex is a texture model; use `ganfx generate`"),
+    "missing matte": (_clip, ["--matte", "{d}/nope.png"], "nope.png: no such file"),
+    "short matte": (lambda d: _clip(d) + [make_matte_clip(d / "m.mkv", 4)], ["--matte", "{d}/m.mkv"],
+                    "m.mkv: the matte has 4 frames (0-3) but frames 0-5 of the input need 6"),
+    "matte of another size": (lambda d: _clip(d) + [make_matte_clip(d / "m.mkv", 6, width=32)],
+                              ["--matte", "{d}/m.mkv"], "m.mkv: the matte is 32x48 but the input is 64x48"),
+    "matte not media": (lambda d: _clip(d) + [(d / "m.mov").write_text("hello") and d / "m.mov"],
+                        ["--matte", "{d}/m.mov"], "m.mov: not a readable video"),
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from ganfx.plugin import ofx
 from ganfx.plugin.gan_effect import GanEffect
 from ganfx.plugin.host import Host
-from ganfx.plugin.ofx import FILTER, GENERATOR, SOURCE, HostInfo, Rect
+from ganfx.plugin.ofx import FILTER, GENERATOR, MATTE, SOURCE, HostInfo, Rect
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import PixelFormat
 from ganfx.runtime.model import load_model
@@ -45,11 +45,14 @@ def test_descriptor_comes_from_the_contract(fx, texture_path):
     strength, look = d.param("strength"), d.param("look")
     assert (strength.type, strength.default, strength.min, strength.max, strength.animatable) == ("double", 1.0, 0, 1, True)
     assert (look.type, look.choices, look.label) == ("choice", ("warm", "cool"), "Look")
-    assert [c.name for c in fx.describe_in_context(FILTER).clips] == [SOURCE, ofx.OUTPUT]
-    tex = GanEffect(load_model(texture_path, threads=1)).describe()
+    source, output, matte = fx.describe_in_context(FILTER).clips
+    assert (source.name, output.name) == (SOURCE, ofx.OUTPUT) and not source.optional
+    assert (matte.name, matte.components, matte.optional, matte.is_mask) == (MATTE, ("Alpha",), True, True)
+    tex_fx = GanEffect(load_model(texture_path, threads=1))
+    tex = tex_fx.describe()
     assert tex.contexts == (GENERATOR,) and not tex.supports_tiles
     assert {p.name: p.type for p in tex.params}["seed"] == "seed"
-    assert [c.name for c in GanEffect.describe_in_context(None, GENERATOR).clips] == [ofx.OUTPUT]
+    assert [c.name for c in tex_fx.describe_in_context(GENERATOR).clips] == [ofx.OUTPUT]
 
 
 def test_typed_parameter_helpers_check_values():
@@ -118,7 +121,7 @@ def test_clip_preferences_render_straight_into_the_writers_format(fx):
 def test_region_of_interest_grows_by_the_halo(fx, strided_path):
     inst = Host(fx).create_instance()
     roi = fx.get_regions_of_interest(inst, ofx.RegionsOfInterestArgs(0, Rect(10, 12, 20, 30)))
-    assert roi == {SOURCE: Rect(8, 10, 22, 32)}  # halo 2
+    assert roi == {SOURCE: Rect(8, 10, 22, 32), MATTE: Rect(8, 10, 22, 32)}  # halo 2
     strided = GanEffect(load_model(strided_path, threads=1))  # halo 6, multiple 2: origins land on even pixels
     roi = strided.get_regions_of_interest(inst, ofx.RegionsOfInterestArgs(0, Rect(9, 16, 20, 30)))[SOURCE]
     assert roi.x1 <= 9 - 6 and roi.y1 <= 16 - 6 and roi.x1 % 2 == 0 and roi.y1 % 2 == 0
@@ -138,6 +141,55 @@ def test_host_tiles_equal_the_whole_frame(which, dtype, effect_path, strided_pat
     assert [a for a, _ in host.log].count("render_frames") == 3 * 4  # 50x37 in 16-pixel tiles
     tol = 1 if dtype == np.uint8 else 1e-5
     assert tiled.dtype == whole.dtype and np.abs(tiled.astype(np.float64) - whole).max() <= tol
+
+
+def matte_for(h=37, w=50):
+    """0 on the left third, a ramp in the middle, 1 on the right third. # [h,w] uint8"""
+    return np.clip(np.linspace(-255, 510, w), 0, 255).astype(np.uint8)[None, :].repeat(h, axis=0)
+
+
+@pytest.mark.parametrize("tile", [None, 16])
+def test_a_connected_matte_clip_weighs_the_effect(fx, tile):
+    host = RecordingHost(fx, HostInfo(tile=tile))
+    inst = host.create_instance({"strength": 0.8})
+    frames = np.stack([frame(seed=t) for t in range(2)])
+    matte = matte_for()
+    host.begin_sequence(inst, (0, 1))
+    plain = host.render_frames(inst, [0, 1], frames)  # not connected: no matte reaches the plugin
+    assert all(a.matte is None for a in dict(host.log)["render_frames"])
+    host.log.clear()
+    rgba = np.concatenate([np.zeros(matte.shape + (3,), np.uint8), matte[..., None]], axis=-1)
+    for mattes in (np.stack([matte, matte]), np.stack([rgba, rgba])):  # one channel, or an RGBA clip's alpha
+        out = host.render_frames(inst, [0, 1], frames, mattes=mattes)
+        args = dict(host.log)["render_frames"]
+        assert all(a.matte.pixels.shape[-1] == 1 and a.matte.bounds == a.source.bounds for a in args)
+        assert np.array_equal(out, fx.model.apply(frames, strength=0.8, matte=matte))  # tiles: the same pixels
+        assert np.array_equal(out[:, :, :16], frames[:, :, :16])  # matte 0: the source
+        assert np.array_equal(out[:, :, -16:], plain[:, :, -16:])  # matte 1: the effect at its strength
+
+
+def test_mattes_are_refused_where_they_cannot_go(fx, texture_path):
+    host = Host(fx)
+    inst = host.create_instance()
+    src = np.stack([frame()])
+    with pytest.raises(UserInputError, match=r"mattes must be \[N,H,W\] like the source frames \[1, 37, 50\]"):
+        host.render_frames(inst, [0], src, mattes=np.zeros((1, 36, 50), np.uint8))
+    plain = Host(Halve())
+    with pytest.raises(UserInputError, match="halve has no Matte clip: it takes no matte"):
+        plain.render_frames(plain.create_instance(), [0], src, mattes=np.zeros((1, 37, 50), np.uint8))
+    tex = Host(GanEffect(load_model(texture_path, threads=1)), HostInfo(project_size=(8, 8)))
+    with pytest.raises(UserInputError, match="has no Matte clip"):
+        tex.render_frames(tex.create_instance(), [0], mattes=np.zeros((1, 8, 8), np.uint8))
+
+
+class Halve(ofx.ImageEffect):
+    """A user plugin with the default clips: Source and Output, no Matte."""
+
+    def describe(self):
+        return ofx.PluginDescriptor("org.test.halve", "halve", contexts=(FILTER,))
+
+    def render(self, instance, args):
+        return args.source.crop(args.render_window) // 2
 
 
 def test_identity_at_strength_zero_skips_inference(fx):
@@ -219,6 +271,11 @@ def test_user_plugin_file_is_found_by_the_cli(tmp_path, monkeypatch, capsys):
     with open_reader(tmp_path / "o.####.png") as r:
         out = np.stack([f.image for f in r.frames()])
     assert np.array_equal(out, 255 - frames)
+    cv2.imwrite(str(tmp_path / "matte.png"), np.zeros((16, 24), np.uint8))
+    assert main(["render", "invert", str(seq / "s.####.png"), "-o", str(tmp_path / "m.####.png"), "--quiet",
+                 "--matte", str(tmp_path / "matte.png")]) == 1  # refused before anything is rendered
+    assert capsys.readouterr().err.strip() == "ganfx render: error: invert has no Matte clip: it takes no matte"
+    assert not list(tmp_path.glob("m.*.png"))
     assert main(["render", "broken", str(seq / "s.####.png"), "-o", str(tmp_path / "b.####.png")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.endswith("broken.py: a plugin file must define PLUGIN = an ImageEffect instance")

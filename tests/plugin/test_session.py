@@ -47,6 +47,27 @@ def test_batches_reach_the_network_whole_and_match_single_frames(tmp_path, effec
     assert count_conversions == []  # uint8 in, uint8 out: the model wrote the writer's format directly
 
 
+def test_a_matte_goes_with_its_frames_through_the_session(tmp_path, effect_path, count_conversions):
+    from ganfx.runtime.io.images import write_png
+
+    clip = make_clip(tmp_path / "in.mkv", frames=5, codec="ffv1", pix_fmt="bgr0", audio=None)  # lossless
+    matte = np.zeros((48, 64, 1), np.uint8)
+    matte[:, 40:] = 255
+    matte[:, 20:40] = 128
+    write_png(tmp_path / "matte.png", matte)
+    with open_session(effect_path, {"strength": "0.7"}, SessionOptions(threads=1, tile=32)) as session:
+        render_file(clip, tmp_path / "o.mkv", session, matte=tmp_path / "matte.png",
+                    options=RenderOptions(batch=3, progress="quiet", codec="ffv1"))
+        assert session.model.runs == 2 * 4  # one network call per batch and host tile (64x48 in 32-pixel tiles)
+        src = _frames(clip)
+        direct = session.process(src[:2], [0, 1], np.stack([matte, matte]))  # the Matte clip, called directly
+    out = _frames(tmp_path / "o.mkv")
+    expect = session.model.apply(src, strength=0.7, matte=matte)
+    assert np.array_equal(out, expect) and np.array_equal(direct, expect[:2])
+    assert np.array_equal(out[..., :20, :], src[..., :20, :]) and not np.array_equal(out[..., 40:, :], src[..., 40:, :])
+    assert count_conversions == []
+
+
 def test_a_texture_renders_straight_into_an_8bit_writer(tmp_path, texture_path, count_conversions):
     options = SessionOptions(size=(40, 24), fps=Fraction(24), threads=1)
     with open_session(texture_path, {"seed": "3"}, options) as session:
