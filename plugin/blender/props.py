@@ -166,8 +166,10 @@ class GanfxSettings(bpy.types.PropertyGroup):
                                description="name of the new model in the models folder (default: the keyframes "
                                            "folder's name)")
     train_iterations: IntProperty(name="Iterations", default=4000, min=1, soft_max=100000)
-    train_minutes: FloatProperty(name="Max minutes", default=0.0, min=0.0, soft_max=600.0,
-                                 description="stop training after this many minutes (0 = no limit)")
+    train_minutes: FloatProperty(name="Max minutes", default=10.0, min=0.0, soft_max=600.0,
+                                 description="stop training after this many minutes of training (0 = no limit); "
+                                             "10 minutes on a 2-core CPU is enough to beat keyframe propagation "
+                                             "on a 48-frame shot (see the effect model cards)")
 
 
 CLASSES = (GanfxPreferences, GanfxParam, GanfxSettings)
