@@ -123,16 +123,20 @@ class _JobOperator:
         return {"FINISHED"}
 
 
-class GANFX_OT_apply_effect(_JobOperator, bpy.types.Operator):
+class _StripOperator(_JobOperator):
+    """A job on the Video Sequencer's active strip: offered where the scene has a sequencer."""
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and context.scene.sequence_editor is not None
+
+
+class GANFX_OT_apply_effect(_StripOperator, bpy.types.Operator):
     """Render the active movie or image strip through a ganfx effect model into a new strip above it"""
 
     bl_idname = "ganfx.apply_effect"
     bl_label = "Apply ganfx Effect"
     bl_options = {"REGISTER"}
-
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and context.scene.sequence_editor is not None
 
     def prepare(self, context):
         scene, settings, prefs = context.scene, context.scene.ganfx, preferences(context)
@@ -215,16 +219,12 @@ def _abspath(path: str) -> str:
     return bpy.path.abspath(path) if path else ""
 
 
-class GANFX_OT_train_effect(_JobOperator, bpy.types.Operator):
+class GANFX_OT_train_effect(_StripOperator, bpy.types.Operator):
     """Train an effect model from painted keyframes of the active movie strip's clip (runs the trainer's Python)"""
 
     bl_idname = "ganfx.train_effect"
     bl_label = "Train ganfx Effect"
     bl_options = {"REGISTER"}
-
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and context.scene.sequence_editor is not None
 
     def prepare(self, context):
         settings, prefs = context.scene.ganfx, preferences(context)
