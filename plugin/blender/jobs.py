@@ -7,13 +7,16 @@ readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One
 
     spec = EffectJobSpec(model="watercolor", params={"strength": 0.8},
                          source=SourceClip("movie", ("/shots/plate.mp4",), first=0, last=47),
-                         folder=Path("/shots/ganfx/plate_watercolor"))
+                         folder=Path("/shots/ganfx/plate_watercolor"),
+                         matte=SourceClip("images", ("/shots/m.0001.png", ...), first=0, last=47))  # optional
     job = Job(render_effect, spec)
     job.start()                      # worker thread; poll job.done / job.progress; job.cancel()
     files = job.result               # PNG names in spec.folder, one per frame
 
 Output folders are written under a hidden temporary name and renamed when the last frame is
-done; a failed or cancelled job leaves nothing behind. Training an effect from keyframes is a
+done; a failed or cancelled job leaves nothing behind. A matte clip (a movie or image strip, read
+like the source; RGBA: its alpha, otherwise its luma) weighs the effect per pixel: frame k of
+the matte with frame k of the source, 0 keeps the source, 1 gives the effect. Training an effect from keyframes is a
 Job too, whose function runs the trainer in another process (training.py).
 """
 
@@ -38,6 +41,7 @@ class SourceClip:
     files: tuple  # (path,) for a movie; the image paths in frame order for images
     first: int = 0  # first content frame (movie frame index, or index into `files`)
     last: int = 0  # last content frame, inclusive
+    name: str = ""  # the strip's name, for messages
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class EffectJobSpec:
     name: str = "frame"  # file names: <name>.<0001>.png, numbered from 1
     providers: tuple | None = None  # onnxruntime providers; None = automatic
     tile: int | None = None  # host tile size; None = whole frames
+    matte: SourceClip | None = None  # per-pixel weight of the effect (frame k with source frame k); None = none
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,32 @@ def _png_writer(folder: Path, name: str, size: tuple, count: int, deep: bool):
     return open_writer(folder / f"{name}.####.png", spec)
 
 
+def _strip_name(clip: SourceClip, default: str) -> str:
+    return f"{default} {clip.name!r}" if clip.name else default
+
+
+def _matte_frames(matte: SourceClip, source: SourceClip):
+    """The matte's frames for the source's, frame k with frame k; too few is an error naming the matte."""
+    count = source.last - source.first + 1
+    what = _strip_name(matte, "the matte strip")
+    if matte.last - matte.first + 1 < count:  # checked here, before anything renders
+        raise UserInputError(f"{what} has {max(matte.last - matte.first + 1, 0)} frames but "
+                             f"{_strip_name(source, 'the source strip')} has {count}")
+
+    def frames():
+        try:
+            yield from read_source(SourceClip(matte.kind, matte.files, matte.first, matte.first + count - 1))
+        except UserInputError as exc:
+            raise UserInputError(f"{what}: {exc.message}", path=exc.path) from None
+
+    return frames()
+
+
 def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Path, name: str, job: "Job",
-                     size=None) -> list:
+                     size=None, mattes=None, matte_name: str = "", source_name: str = "") -> list:
     """Frames (source images, or None per frame for generators) through the session into a PNG
-    sequence numbered from 1, in a hidden folder renamed to `folder` when the last frame is done."""
+    sequence numbered from 1, in a hidden folder renamed to `folder` when the last frame is done.
+    `mattes` yields one matte image per frame (None: no matte)."""
     from ganfx.runtime.files import atomic_path
     from ganfx.runtime.io.base import Frame
 
@@ -156,6 +183,16 @@ def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Pa
         try:
             for i, image in enumerate(frames):
                 job.check()
+                matte = None
+                if mattes is not None:
+                    matte = next(mattes, None)
+                    if matte is None:  # the reader gave fewer frames than the strip shows
+                        raise UserInputError(f"{matte_name} has only {i} frames for {count}")
+                    if matte.shape[:2] != image.shape[:2]:
+                        raise UserInputError(f"{matte_name} is {matte.shape[1]}x{matte.shape[0]} but {source_name} "
+                                             f"is {image.shape[1]}x{image.shape[0]}: a matte must be the size "
+                                             "of the source")
+                    matte = matte[None]
                 if writer is None:
                     h, w = image.shape[:2] if image is not None else size[::-1]
                     # PNG keeps 8- and 16-bit sources at their depth; linear floats become 16-bit sRGB.
@@ -163,7 +200,7 @@ def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Pa
                     writer = _png_writer(Path(tmp), name, (w, h), count, deep)
                     session.begin(frame_range, output=writer.pixel_format)
                 batch = None if image is None else image[None]
-                out = session.process(batch, [first + i])[0]
+                out = session.process(batch, [first + i], matte)[0]
                 writer.write(Frame(i + 1, out))
                 names.append(f"{name}.{i + 1:04d}.png")
                 job.report(i + 1, count)
@@ -177,12 +214,17 @@ def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Pa
 
 def render_effect(spec: EffectJobSpec, job: "Job") -> list:
     """Apply the effect to every source frame; -> the PNG file names written into spec.folder."""
+    mattes = None if spec.matte is None else _matte_frames(spec.matte, spec.source)
     with _session(spec.model, spec.params, spec.providers, spec.tile) as session:
         if session.kind != "effect":
             raise UserInputError(f"{session.spec.name} is a texture model; use Generate Texture", path=spec.model)
+        if spec.matte is not None and not session.takes_matte:
+            raise UserInputError(f"{session.spec.name} takes no matte", path=spec.model)
         frame_range = (spec.source.first, spec.source.last)
         return _render_sequence(session, frame_range, read_source(spec.source), frame_range[1] - frame_range[0] + 1,
-                                spec.folder, spec.name, job)
+                                spec.folder, spec.name, job, mattes=mattes,
+                                matte_name=_strip_name(spec.matte, "the matte strip") if spec.matte else "",
+                                source_name=_strip_name(spec.source, "the source strip"))
 
 
 def render_texture(spec: TextureJobSpec, job: "Job"):

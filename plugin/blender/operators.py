@@ -48,9 +48,24 @@ def strip_source(strip) -> jobs.SourceClip:
     start, end = compat.span(strip)
     first, last = start - compat.content_start(strip), end - compat.content_start(strip) - 1
     if strip.type == "MOVIE":
-        return jobs.SourceClip("movie", (bpy.path.abspath(strip.filepath),), first, last)
+        return jobs.SourceClip("movie", (bpy.path.abspath(strip.filepath),), first, last, strip.name)
     folder = Path(bpy.path.abspath(strip.directory))
-    return jobs.SourceClip("images", tuple(str(folder / e.filename) for e in strip.elements), first, last)
+    return jobs.SourceClip("images", tuple(str(folder / e.filename) for e in strip.elements), first, last,
+                           strip.name)
+
+
+def matte_source(editor, name: str):
+    """The SourceClip of the matte strip named in the settings; None when none is named."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    strip = compat.all_strips(editor).get(name)
+    if strip is None:
+        raise jobs.UserInputError(f"matte strip {name!r} not found in the sequencer")
+    if strip.type not in MOVIE_TYPES:
+        raise jobs.UserInputError(f"matte strip {name!r} is a {strip.type.lower()} strip; "
+                                  "choose a movie or image strip")
+    return strip_source(strip)
 
 
 class _JobOperator:
@@ -150,7 +165,8 @@ class GANFX_OT_apply_effect(_StripOperator, bpy.types.Operator):
         self._target = (strip.name, strip.channel, *compat.span(strip))
         spec = jobs.EffectJobSpec(model=model, params=param_values(settings.params), source=strip_source(strip),
                                   folder=output_folder(settings, f"{strip.name}_{Path(model).stem}"),
-                                  name=bpy.path.clean_name(strip.name), **prefs.host_options())
+                                  name=bpy.path.clean_name(strip.name),
+                                  matte=matte_source(scene.sequence_editor, settings.matte), **prefs.host_options())
         return jobs.Job(jobs.render_effect, spec)
 
     def finish(self, context, job):

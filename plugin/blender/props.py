@@ -135,12 +135,30 @@ def _texture_model_changed(self, context):
     _refresh(self, context, "texture_model", "texture_params")
 
 
+MATTE_TYPES = ("MOVIE", "IMAGE")  # strips a matte can come from
+
+
+def _matte_search(self, context, edit_text):
+    """The movie and image strips of the scene's sequencer, for the Matte field."""
+    from . import compat
+
+    editor = context.scene.sequence_editor if context.scene else None
+    if editor is None:
+        return []
+    text = (edit_text or "").lower()
+    return sorted(s.name for s in compat.all_strips(editor) if s.type in MATTE_TYPES and text in s.name.lower())
+
+
 class GanfxSettings(bpy.types.PropertyGroup):
     """Per-scene settings: scene.ganfx."""
 
     model: StringProperty(name="Effect model", update=_effect_model_changed,
                           description="effect model name (models folder, GANFX_MODELS, shipped) or .onnx path")
     params: CollectionProperty(type=GanfxParam)
+    matte: StringProperty(name="Matte", search=_matte_search,
+                          description="optional: a movie or image strip weighing the effect per pixel (white = the "
+                                      "effect, black = the source; RGBA: its alpha), frame k with frame k of the "
+                                      "active strip; empty = the whole frame")
     output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//ganfx/",
                                description="rendered frames go into a new folder here (// = next to the .blend)")
     texture_model: StringProperty(name="Texture model", update=_texture_model_changed)

@@ -52,6 +52,7 @@ class GANFX_PT_effect(bpy.types.Panel):
         layout = self.layout
         draw_model(layout, settings, "model", EffectModels)
         draw_params(layout.column(), settings.params)
+        layout.prop(settings, "matte", icon="MOD_MASK")
         layout.prop(settings, "output_dir")
         layout.operator("ganfx.apply_effect", icon="RENDER_ANIMATION")
 

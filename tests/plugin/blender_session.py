@@ -6,7 +6,7 @@ Run by a Python that has bpy: the test's own, or one with nothing but bpy (GANFX
 as tests/blender_matrix.sh sets). First it closes every way this Python has to ganfx and its
 compiled dependencies but Blender's extensions folder, so that, as in a Blender's own Python,
 they can come only from the wheels in the extension zip. Then it installs the zip, builds a
-Video Sequencer scene around a real clip, runs the operators (the effect, the texture, then every
+Video Sequencer scene around a real clip, runs the operators (the effect, with a matte strip too, the texture, then every
 error path, then a tiny training from keyframes with the test's Python as the trainer), unregisters, and records what it saw, where those modules were imported from
 included. The test process makes the assertions. Blender API differences go through the
 installed extension's own compat module.
@@ -134,6 +134,27 @@ new = ed.active_strip
 out["new_images"] = [new.type, new.channel, *compat.span(new)]
 folder = Path(bpy.path.abspath(new.directory))
 np.save(cfg["sequence_pixels"], np.stack([image_pixels(folder / e.filename) for e in new.elements]))
+out["images_folder"] = [str(folder), [e.filename for e in new.elements]]
+
+# -- a matte strip weighs the effect: the source where it is black, the effect where it is white --
+first, *rest = sorted(Path(cfg["matte"]).iterdir())
+matte = compat.strips(ed).new_image(name="matte", filepath=str(first), channel=8, frame_start=100)
+for path in rest:
+    matte.elements.append(path.name)
+props = importlib.import_module(f"{MODULE}.props")
+out["matte_offered"] = props._matte_search(settings, bpy.context, "")  # the Matte field's search
+settings.matte = "matte"
+ed.active_strip = shots
+out["apply_matte"] = run_op(bpy.ops.ganfx.apply_effect)
+new = ed.active_strip
+out["new_matte"] = [new.type, new.channel, *compat.span(new)]
+out["matte_folder"] = [str(Path(bpy.path.abspath(new.directory))), [e.filename for e in new.elements]]
+ed.active_strip = shots
+settings.matte = "plate"  # 64x48, the source 40x30: refused
+before = (snapshot(scene), sorted(p.name for p in Path(cfg["out"]).iterdir()))
+out["matte_wrong_size"] = list(run_op(bpy.ops.ganfx.apply_effect))
+out["matte_wrong_size"].append((snapshot(scene), sorted(p.name for p in Path(cfg["out"]).iterdir())) == before)
+settings.matte = ""
 
 # -- textures: a still into an image, an animated loop as a strip -------------------------------
 settings.texture_model = "testtex"

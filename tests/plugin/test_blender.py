@@ -145,6 +145,48 @@ def test_worker_thread_job_reports_progress_and_cancel_leaves_nothing(tmp_path, 
     assert "output folder exists already" in job.error and len(os.listdir(spec.folder)) == 8
 
 
+def write_matte(folder, count, width, height):
+    """`count` PNGs s.0001.png ... of a matte: the left half black, the right half white. -> their paths"""
+    from ganfx.runtime.io.images import write_image
+
+    folder.mkdir(parents=True)
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:, width // 2 :] = 255
+    paths = [folder / f"m.{n:04d}.png" for n in range(1, count + 1)]
+    for path in paths:
+        write_image(path, img)
+    return paths
+
+
+def test_effect_job_with_a_matte_mixes_per_pixel_and_refuses_a_bad_matte(tmp_path, effect_path):
+    from ganfx.plugin.blender import jobs
+    from ganfx.runtime.io.images import read_image
+
+    seq = [str(p) for p in make_sequence(tmp_path / "seq" / "s.####.png", range(1, 4), width=40, height=30)]
+    matte = jobs.SourceClip("images", tuple(map(str, write_matte(tmp_path / "m", 4, 40, 30))), 1, 3, "m")
+    spec = jobs.EffectJobSpec(model=str(effect_path), params={"strength": 0.7}, name="f",
+                              source=jobs.SourceClip("images", tuple(seq), 0, 2, "shots"), folder=tmp_path / "a")
+    job = jobs.Job(jobs.render_effect, dataclasses.replace(spec, matte=matte))
+    job.run()
+    assert not job.error and len(job.result) == 3
+    plain = jobs.Job(jobs.render_effect, dataclasses.replace(spec, folder=tmp_path / "b"))
+    plain.run()
+    for k, path in enumerate(seq):
+        src, got = read_image(path), read_image(tmp_path / "a" / job.result[k])
+        full = read_image(tmp_path / "b" / plain.result[k])
+        assert np.array_equal(got[:, :20], src[:, :20])  # black: the source
+        assert np.array_equal(got[:, 20:], full[:, 20:]) and not np.array_equal(full[:, 20:], src[:, 20:])
+    short = jobs.Job(jobs.render_effect, dataclasses.replace(spec, folder=tmp_path / "c",
+                                                               matte=dataclasses.replace(matte, first=2)))
+    short.run()
+    assert short.error == "the matte strip 'm' has 2 frames but the source strip 'shots' has 3"
+    big = jobs.SourceClip("images", tuple(map(str, write_matte(tmp_path / "big", 3, 64, 48))), 0, 2, "big")
+    wrong = jobs.Job(jobs.render_effect, dataclasses.replace(spec, folder=tmp_path / "c", matte=big))
+    wrong.run()
+    assert wrong.error.startswith("the matte strip 'big' is 64x48 but the source strip 'shots' is 40x30")
+    assert sorted(os.listdir(tmp_path)) == ["a", "b", "big", "m", "seq"]
+
+
 @pytest.mark.blender
 def test_blender_extension_end_to_end(tmp_path, effect_path):
     python = blender_python()
@@ -165,10 +207,11 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     cfg = {"zip": str(zpath), "models": str(models), "clip": str(clip), "out": str(out),
            "result": str(tmp_path / "result.json"), "effect_pixels": str(tmp_path / "effect.npy"),
            "texture_pixels": str(tmp_path / "texture.npy"), "sequence": str(tmp_path / "seq"),
-           "sequence_pixels": str(tmp_path / "sequence.npy"), "trainer_python": sys.executable,
+           "sequence_pixels": str(tmp_path / "sequence.npy"), "matte": str(tmp_path / "matte"), "trainer_python": sys.executable,
            "trainer_options": " ".join(TINY), "keyframes": write_keyframes(tmp_path / "kf", [1, 8]),
            "holdout": write_keyframes(tmp_path / "held", [4])}
     make_sequence(tmp_path / "seq" / "s.####.png", range(1, 5), width=40, height=30)
+    write_matte(tmp_path / "matte", 4, 40, 30)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     home = tmp_path / "home"  # Blender's config and extensions land here, not in the user's
     home.mkdir()
@@ -215,6 +258,24 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
         want = np.stack([f.image for f in reader.frames()]).astype(np.float32) / 255
     got = np.load(cfg["sequence_pixels"])
     assert got.shape == want.shape == (4, 30, 40, 3) and np.abs(got - want).max() <= 1 / 255 + 1e-6
+
+    # With the matte strip (left half black, right half white): a new strip above, whose frames
+    # are the source exactly where the matte is black and the effect (as without a matte) where white.
+    from ganfx.runtime.io.images import read_image
+
+    # The Matte field offers the movie and image strips (the results are image strips too).
+    assert r["matte_offered"] == ["matte", "plate", "plate ganfx", "shots", "shots ganfx"]
+    assert r["apply_matte"] == [["FINISHED"], ""] and r["new_matte"] == ["IMAGE", 7, 60, 64]
+    sources = sorted((tmp_path / "seq").iterdir())
+    (plain, plain_files), (mixed, mixed_files) = r["images_folder"], r["matte_folder"]
+    assert len(mixed_files) == len(sources) == 4
+    for src, p, m in zip(sources, plain_files, mixed_files):
+        src, plain_img, got = read_image(src), read_image(Path(plain) / p), read_image(Path(mixed) / m)
+        assert np.array_equal(got[:, :20], src[:, :20])
+        assert np.array_equal(got[:, 20:], plain_img[:, 20:]) and not np.array_equal(got[:, 20:], src[:, 20:])
+    status, message, unchanged = r["matte_wrong_size"]
+    assert status == ["CANCELLED"] and unchanged, message
+    assert "ganfx: the matte strip 'plate' is 64x48 but the source strip 'shots' is 40x30" in message
 
     # Textures: a still in a float image equal to the model's output; an animated strip at the playhead.
     from ganfx.runtime.model import load_model
