@@ -3,7 +3,7 @@
 The task supplies data (pairs or clip + keyframes, patch sampler), networks (a local
 generator, a PatchGAN) and one `step()`:
 
-    L_G = l1 * |G(x) - y|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
+    L_G = l1 * |blur(G(x)) - blur(y)|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
     cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
@@ -57,6 +57,9 @@ class EffectConfig:
     d_width: int = 32  # discriminator channels in its first layer
     # -- losses and optimisation
     l1: float = 1.0  # weight of the masked L1 reconstruction loss
+    l1_blur: float = 0.0  # Gaussian sigma (px) applied to output and target before the L1 (0 = plain L1): for
+    #                       looks painted anew on every frame, whose strokes L1 averages into a blur; the
+    #                       adversarial term then supplies the strokes (use with a larger adv)
     adv: float = 0.05  # weight of the adversarial loss (keeps strokes crisp; L1 alone blurs them)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
@@ -81,6 +84,8 @@ class EffectConfig:
         if self.masks and not video_form:
             raise ConfigError("a masks folder is for the video form; a pairs folder keeps its masks in DIR/mask/",
                               "masks")
+        if self.l1_blur < 0:
+            raise ConfigError(f"l1_blur is a blur radius (sigma in px), >= 0; got {self.l1_blur}", "l1_blur")
         if self.adv_loss not in ("lsgan", "hinge"):
             raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
@@ -122,6 +127,17 @@ def data_fingerprint(cfg: EffectConfig) -> str:
             h.update(p.name.encode())
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur, reflect-padded, float32. # [B,C,H,W] -> [B,C,H,W]"""
+    r = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-r, r + 1, dtype=torch.float32, device=img.device)
+    g = torch.exp(-t * t / (2 * sigma * sigma))
+    g = (g / g.sum()).repeat(img.shape[1], 1)[:, None]  # [C,1,K]
+    c = img.shape[1]
+    x = F.conv2d(F.pad(img.float(), (r, r, 0, 0), mode="reflect"), g[:, :, None, :], groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), g[:, :, :, None], groups=c)
 
 
 @torch.no_grad()
@@ -211,7 +227,8 @@ class EffectTask:
         # Generator: masked L1 + adversarial + consistency under small random warps.
         self.opt_g.zero_grad(set_to_none=True)
         with dev.autocast():
-            l1 = ((out.float() - y).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
+            err = (gaussian_blur(out.float(), cfg.l1_blur) - gaussian_blur(y, cfg.l1_blur)) if cfg.l1_blur else out.float() - y
+            l1 = (err.abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
             adv = self._g_adv(self.D(x, fake)) if cfg.adv else l1.new_zeros(())
             tc = l1.new_zeros(())
             if cfg.consistency:

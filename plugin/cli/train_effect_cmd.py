@@ -33,6 +33,8 @@ _EFFECT_OPTIONS = (
     ("--g-blocks", "g_blocks", int, "residual blocks at 1/4 resolution"),
     ("--d-width", "d_width", int, "discriminator width"),
     ("--l1", "l1", float, "weight of the L1 loss"),
+    ("--l1-blur", "l1_blur", float, "Gaussian sigma in px on output and target before the L1 (0 = plain L1; "
+                                    "for strokes painted anew on every frame, with a larger --adv)"),
     ("--adv", "adv", float, "weight of the adversarial loss"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),

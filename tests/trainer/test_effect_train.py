@@ -83,6 +83,25 @@ def test_consistency_off_skips_the_term(tmp_path, footage):
     assert task.step(0)["consistency"] > 0.0
 
 
+def test_blurred_l1_compares_low_frequencies_only(tmp_path, footage):
+    """With l1_blur the reconstruction term ignores detail finer than the blur: a target with
+    fine noise added scores (nearly) as the clean one, while plain L1 sees the noise."""
+    import torch
+
+    from ganfx.trainer.effect_task import gaussian_blur
+
+    g = torch.Generator().manual_seed(0)
+    flat = torch.full((1, 3, 48, 48), 0.5)
+    noisy = flat + 0.2 * (torch.rand(1, 3, 48, 48, generator=g) - 0.5)
+    assert (flat - noisy).abs().mean() > 0.04
+    assert (gaussian_blur(flat, 3.0) - gaussian_blur(noisy, 3.0)).abs().mean() < 0.01
+    ramp = torch.linspace(0, 1, 48).expand(1, 3, 48, 48)
+    assert torch.allclose(gaussian_blur(ramp, 3.0)[..., 10:-10], ramp[..., 10:-10], atol=1e-5)  # linear content kept
+    clip, kf, _ = footage
+    losses = EffectTask(EffectConfig(video=str(clip), keyframes=str(kf), l1_blur=2.0, **TINY)).step(0)
+    assert np.isfinite(losses["l1"]) and losses["l1"] > 0
+
+
 def test_config_refuses_mixed_forms(tmp_path):
     from ganfx.runtime.errors import UserInputError
 
