@@ -130,7 +130,13 @@ def data_fingerprint(cfg: EffectConfig) -> str:
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur, reflect-padded, float32. # [B,C,H,W] -> [B,C,H,W]"""
+    """Separable Gaussian blur, reflect-padded, in float32 even under autocast (bf16 depthwise
+    convolutions are a slow path on the CPU). # [B,C,H,W] -> [B,C,H,W]"""
+    with torch.autocast(img.device.type, enabled=False):
+        return _blur(img, sigma)
+
+
+def _blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     r = max(1, int(3 * sigma + 0.5))
     t = torch.arange(-r, r + 1, dtype=torch.float32, device=img.device)
     g = torch.exp(-t * t / (2 * sigma * sigma))
