@@ -106,10 +106,10 @@ def _train_command(config: dict, runs: str = "runs") -> str:
         args += ["--seed", str(cfg.seed)]
     for field, flag in (("iterations", "--iterations"), ("sample_every", "--sample-every"),
                         ("checkpoint_every", "--checkpoint-every"), ("ema_decay", "--ema-decay"),
-                        ("device", "--device")):
+                        ("device", "--device"), ("precision", "--precision")):
         if getattr(loop, field) != getattr(base_loop, field):
             args += [flag, str(getattr(loop, field))]
-    args += ["--threads", "1", "-o", runs]
+    args += (["--threads", str(loop.threads)] if loop.threads else []) + ["-o", runs]
     return " ".join(shlex.quote(a) for a in args)
 
 
@@ -226,7 +226,7 @@ def _closing(spec, config: dict, notes: str, training: str, training_note: str, 
         eval_line,
         "```",
         "",
-        "Training is deterministic for a given machine and thread count (fixed seeds, one thread).",
+        "Training is deterministic for a given machine and thread count (fixed seeds).",
         "",
     ]
 
