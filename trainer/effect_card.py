@@ -11,6 +11,7 @@ import shlex
 
 from ganfx.runtime.errors import UserInputError
 
+from .effect_data import spread
 from .model_card import _closing, portable_path
 
 _EFFECT_EVAL = "ganfx eval MODEL --video CLIP --propagate-from KEYFRAMES --far N --json"
@@ -21,14 +22,6 @@ def check_effect_report(report: dict, source=None) -> None:
     if missing:
         raise UserInputError(f"not an effect report with the model-vs-propagation comparison (no "
                              f"{', '.join(missing)}); write it with `{_EFFECT_EVAL}`", path=source)
-
-
-def _spread(points: list, most: int = 8) -> list:
-    """Up to `most` of the points, evenly spread, the first and the last included."""
-    import numpy as np
-
-    picks = np.unique(np.linspace(0, len(points) - 1, min(most, len(points))).round().astype(int))
-    return [points[i] for i in picks]
 
 
 def _eval_command(name: str, report: dict, run_dir) -> str:
@@ -160,7 +153,7 @@ def effect_card(path, spec, config, report, data, notes, png, training_note, run
             "",
             "| training minutes | held-out PSNR |",
             "|---|---|",
-            *(f"| {m:.3g} | {v:.2f} dB |" for m, v in _spread(points)),
+            *(f"| {m:.3g} | {v:.2f} dB |" for m, v in spread(points, 8)),
         ]
     else:
         lines.append("The run logged no held-out PSNR (trained without held-out frames): no curve.")

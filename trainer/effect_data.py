@@ -111,6 +111,12 @@ def decode_clip(clip, numbers=None) -> tuple:
     return out, count
 
 
+def spread(items: list, count: int) -> list:
+    """Up to `count` of the items, evenly spread, the first and the last included."""
+    picks = np.unique(np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int))
+    return [items[i] for i in picks]
+
+
 # -- the two data forms --------------------------------------------------------------------
 def _check_same_size(a: np.ndarray, b: np.ndarray, a_name: str, b_path) -> None:
     if a.shape[:2] != b.shape[:2]:

@@ -44,7 +44,7 @@ import numpy as np
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import from_unit, to_unit
 
-from .effect_data import decode_clip, load_pairs, numbered_images, read_image
+from .effect_data import decode_clip, load_pairs, numbered_images, read_image, spread
 from .effect_metrics import clip_flows, psnr, ssim, temporal_ratio
 from .effect_targets import PROCESSES, apply_process
 from .propagation import VARIANTS, propagate, shots_from_flows
@@ -118,8 +118,7 @@ def write_grid(path, rows: list, count: int = 4) -> None:
     spread over the held-out pairs."""
     from ganfx.runtime.io.images import write_png
 
-    picks = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
-    lines = [np.concatenate([_to_uint8(img) for img in rows[i]], axis=1) for i in picks]
+    lines = [np.concatenate([_to_uint8(img) for img in row], axis=1) for row in spread(rows, count)]
     width = max(line.shape[1] for line in lines)
     lines = [np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0)), constant_values=255) for line in lines]
     write_png(path, np.concatenate(lines, axis=0))

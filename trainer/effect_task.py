@@ -32,7 +32,7 @@ from ganfx.runtime.frames import from_unit
 
 from .config import ConfigError
 from .device import CPU, TrainingDevice
-from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images
+from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, spread
 from .effect_nets import EffectGenerator, PatchDiscriminator
 from .temporal import consistency_loss, random_warps
 
@@ -250,9 +250,7 @@ class EffectTask:
     # -- samples and evaluation ---------------------------------------------------------
     def sample_pairs(self, count: int = 3) -> list:
         """Up to `count` pairs spread over the held-out (else training) pairs, first and last included."""
-        pairs = self.held_pairs or self.train_pairs
-        picks = np.unique(np.linspace(0, len(pairs) - 1, min(count, len(pairs))).round().astype(int))
-        return [pairs[i] for i in picks]
+        return spread(self.held_pairs or self.train_pairs, count)
 
     def sample_grid(self, G, count: int = 3, width: int = 256) -> np.ndarray:
         """Rows of input | output | target (held-out pairs when there are some). # -> [H,W,3] uint8"""
