@@ -68,7 +68,9 @@ class RenderSession:
                         tile=options.tile)
         self.host = Host(plugin, info)
         self.spec = getattr(plugin, "spec", None) or _PluginSpec(self.host.descriptor.label)
-        self.kind = "effect" if FILTER in self.host.descriptor.contexts else "texture"
+        # A model's contract names its kind (effect, texture, sound); a user plugin's contexts tell.
+        self.kind = getattr(self.spec, "kind", None) or ("effect" if FILTER in self.host.descriptor.contexts
+                                                          else "texture")
         params = dict(params or {})
         if self.kind == "texture" and options.loop_frames is not None and self.host.descriptor.param("loop"):
             params["loop"] = options.loop_frames  # loop over the whole frame count

@@ -2,9 +2,9 @@
 
 Keys (schema 1, values are strings, JSON where structured) — see docs/architecture.md, "The model contract":
 
-    ganfx.schema "1" · ganfx.kind "effect"|"texture" · ganfx.name/version/description/license
-    ganfx.io JSON {"inputs": [TensorSpec], "outputs": [TensorSpec]}
-    ganfx.halo int · ganfx.multiple int · ganfx.noise JSON (texture only)
+    ganfx.schema "1" · ganfx.kind "effect"|"texture"|"sound" · ganfx.name/version/description/license
+    ganfx.io JSON {"inputs": [TensorSpec], "outputs": [TensorSpec]}   (sound: layout NCW, output rate)
+    ganfx.halo int · ganfx.multiple int · ganfx.noise JSON (texture and sound)
     ganfx.params JSON [ParamSpec] · ganfx.training JSON · ganfx.parity float
     ganfx.digest "sha256:<hex>" of the weights (optional: files exported before it have none)
 
@@ -38,7 +38,9 @@ from .errors import ContractError, ModelLoadError
 log = logging.getLogger("ganfx")
 
 SCHEMA = "1"
-KINDS = ("effect", "texture")
+KINDS = ("effect", "texture", "sound")
+LAYOUTS = {"effect": "NCHW", "texture": "NCHW", "sound": "NCW"}  # tensor layout of each kind
+SOUND_RATES = (8000, 192000)  # sample rates a sound model may declare (inclusive)
 COLORSPACES = ("srgb", "linear", "none")
 DTYPES = ("float32", "float16")
 PARAM_TYPES = ("double", "int", "bool", "choice", "rgb", "string", "file", "seed")
@@ -68,14 +70,15 @@ class TensorSpec:
     range: tuple = (0.0, 1.0)  # values the network sees/produces for black..white
     colorspace: str = "srgb"  # "srgb" | "linear" | "none" (noise)
     dtype: str = "float32"  # element type at the graph boundary
-    layout: str = "NCHW"
+    layout: str = "NCHW"  # "NCHW" (images) or "NCW" (sound: channels x samples)
+    rate: int | None = None  # samples per second (sound outputs only)
 
 
 @dataclass(frozen=True)
 class NoiseSpec:
     channels: int  # noise channels per cell
-    stride: int  # output pixels per noise cell
-    halo: int  # cells of context needed on each side for exact tiling
+    stride: int  # output pixels (sound: samples) per noise cell
+    halo: int  # cells of context needed on each side for exact tiling (sound: exact chunks)
     waves: tuple = ()  # ((ky, kx), ...) radians per cell: sin/cos channels after the noise (runtime/noise.py)
 
     @property
@@ -142,7 +145,7 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    kind: str  # "effect" | "texture"
+    kind: str  # "effect" | "texture" | "sound"
     name: str
     version: str
     description: str
@@ -152,7 +155,7 @@ class ModelSpec:
     halo: int  # pixels of context per side (effect) — for textures see noise.halo
     multiple: int  # spatial size multiple the graph needs
     params: tuple = ()  # (ParamSpec, ...)
-    noise: NoiseSpec | None = None  # texture only
+    noise: NoiseSpec | None = None  # texture and sound
     training: dict = field(default_factory=dict)
     parity: float | None = None
     schema: str = SCHEMA
@@ -165,6 +168,11 @@ class ModelSpec:
     @property
     def output(self) -> TensorSpec:
         return self.outputs[0]
+
+    @property
+    def rate(self) -> int | None:
+        """Samples per second of a sound model's output (None for images)."""
+        return self.output.rate
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -232,7 +240,7 @@ class ModelSpec:
             fail("ganfx.schema", f"unsupported schema {md['ganfx.schema']!r} (this runtime reads {SCHEMA!r})")
         kind = md["ganfx.kind"]
         if kind not in KINDS:
-            fail("ganfx.kind", f"invalid value {kind!r} (expected effect or texture)")
+            fail("ganfx.kind", f"invalid value {kind!r} (expected effect, texture or sound)")
         for key in ("ganfx.name", "ganfx.version"):
             if not md[key].strip():
                 fail(key, "empty value")
@@ -267,10 +275,21 @@ class ModelSpec:
         if digest is not None and not _DIGEST.fullmatch(digest):
             fail(DIGEST_KEY, f"expected 'sha256:' and 64 lowercase hex digits, got {digest[:80]!r}")
 
+        for t in inputs + outputs:
+            if t.layout != LAYOUTS[kind]:
+                fail("ganfx.io", f"tensor {t.name!r}: layout {t.layout!r} (a {kind} model needs {LAYOUTS[kind]})")
+        if kind == "sound":
+            if outputs[0].rate is None:
+                fail("ganfx.io", f"sound output {outputs[0].name!r} has no sample rate ('rate')")
+            if not SOUND_RATES[0] <= outputs[0].rate <= SOUND_RATES[1]:
+                fail("ganfx.io", f"sound output {outputs[0].name!r}: rate {outputs[0].rate} outside "
+                     f"{SOUND_RATES[0]}..{SOUND_RATES[1]} Hz")
+            if not 1 <= outputs[0].channels <= 2:
+                fail("ganfx.io", f"sound output {outputs[0].name!r}: {outputs[0].channels} channels (1 or 2)")
         noise = None
-        if kind == "texture":
+        if kind in ("texture", "sound"):
             if "ganfx.noise" not in md:
-                fail(None, "missing key 'ganfx.noise' (required for texture models)")
+                fail(None, f"missing key 'ganfx.noise' (required for {kind} models)")
             n = _json(md["ganfx.noise"], "ganfx.noise", fail)
             if not isinstance(n, dict):
                 fail("ganfx.noise", "expected a JSON object")
@@ -287,6 +306,8 @@ class ModelSpec:
                 fail("ganfx.noise", "waves must be a list of [ky, kx] number pairs")
             if not all(math.isfinite(v) and abs(v) <= math.pi for k in waves for v in k):
                 fail("ganfx.noise", "wave vectors must be finite, at most pi radians per cell")
+            if kind == "sound" and waves:
+                fail("ganfx.noise", "sound models take no waves")
             noise = NoiseSpec(noise.channels, noise.stride, noise.halo, waves)
             if inputs[0].channels != noise.input_channels:
                 fail("ganfx.noise", f"{noise.channels} noise channels and {len(waves)} waves make "
@@ -310,7 +331,7 @@ class ModelSpec:
         )
 
     def check_graph(self, graph_inputs: list, graph_outputs: list, path=None) -> None:
-        """Check the spec against the graph's real inputs/outputs: names, rank 4, channels."""
+        """Check the spec against the graph's real inputs/outputs: names, rank (4 NCHW, 3 NCW), channels."""
         for role, specs, graph in (("input", self.inputs, graph_inputs), ("output", self.outputs, graph_outputs)):
             real = {name: dims for name, dims in graph}
             declared = [t.name for t in specs]
@@ -320,8 +341,9 @@ class ModelSpec:
                 )
             for t in specs:
                 dims = real[t.name]
-                if len(dims) != 4:
-                    raise ContractError(f"graph {role} {t.name!r} has rank {len(dims)}, ganfx.io needs NCHW (rank 4)", path=path)
+                if len(dims) != len(t.layout):
+                    raise ContractError(f"graph {role} {t.name!r} has rank {len(dims)}, ganfx.io needs {t.layout} "
+                                        f"(rank {len(t.layout)})", path=path)
                 if isinstance(dims[1], int) and dims[1] != t.channels:
                     raise ContractError(
                         f"graph {role} {t.name!r} has {dims[1]} channels, ganfx.io declares {t.channels}", path=path
@@ -426,11 +448,12 @@ def _tensor(d, key, fail) -> TensorSpec:
             colorspace=str(d.get("colorspace", "srgb")),
             dtype=str(d.get("dtype", "float32")),
             layout=str(d.get("layout", "NCHW")),
+            rate=None if d.get("rate") is None else _whole(d["rate"]),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         fail(key, f"tensor needs name and channels ({exc})")
-    if t.layout != "NCHW":
-        fail(key, f"tensor {t.name!r}: layout {t.layout!r} (only NCHW)")
+    if t.layout not in ("NCHW", "NCW"):
+        fail(key, f"tensor {t.name!r}: layout {t.layout!r} (expected NCHW or NCW)")
     if t.colorspace not in COLORSPACES:
         fail(key, f"tensor {t.name!r}: colorspace {t.colorspace!r} (expected {'/'.join(COLORSPACES)})")
     if t.dtype not in DTYPES:
@@ -445,6 +468,8 @@ def _tensor(d, key, fail) -> TensorSpec:
 def _tensor_json(t: TensorSpec) -> dict:
     d = asdict(t)
     d["range"] = list(t.range)
+    if d["rate"] is None:  # image tensors are written as before sound existed
+        del d["rate"]
     return d
 
 
@@ -509,4 +534,12 @@ def texture_params() -> tuple:
                   help="noise key fields per second of animation"),
         ParamSpec("loop", "int", 0, 0, 100000, "Loop frames", help="loop length in frames (0 = no loop)"),
         ParamSpec("tileable", "bool", False, label="Tileable", help="wrap the noise so the image tiles"),
+    )
+
+
+def sound_params() -> tuple:
+    """The runtime-handled parameters every sound model offers."""
+    return (
+        ParamSpec("seed", "seed", 0, 0, 2**31 - 1, "Seed", help="which sound of the family"),
+        ParamSpec("gain", "double", 0.0, -60.0, 24.0, "Gain (dB)", help="level change in decibels"),
     )

@@ -5,6 +5,7 @@
     out = fx.apply(frame, strength=0.8, tile=512)     # [H,W,C] in -> [H,W,C] out, same dtype
     out = fx.apply(frame, matte=matte)                # [H,W] matte 0..1: 0 keeps the source, 1 the effect
     tex = load_model("redbrick").generate(3840, 2160, t=1.5, seed=3, tileable=True)
+    wav = load_model("fire").sound(48000 * 10, seed=3, loop=48000 * 10)   # [channels, samples] (runtime/sound.py)
 
 Names resolve in this order: an existing path; each folder of GANFX_MODELS (os.pathsep
 separated); ~/.local/share/ganfx/models; the shipped models. `precision="fp16"` picks the
@@ -134,7 +135,7 @@ def _auto_tile(max_pixels: int) -> int:
 
 
 class Model:
-    """An opened ganfx model: `apply` for effects, `generate` for textures, `run` for raw tensors."""
+    """An opened ganfx model: `apply` for effects, `generate` for textures, `sound` for sounds, `run` for raw tensors."""
 
     def __init__(self, path: Path, spec: ModelSpec, session, provider_reason: str = ""):
         self.path, self.spec, self.session = Path(path), spec, session
@@ -152,9 +153,11 @@ class Model:
         return list(self.session.get_providers())
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        """One network call per batch. # [N,C,H,W] in -> [N,C',H',W'] float32 out"""
-        if tensor.ndim != 4 or tensor.shape[1] != self._in.channels:
-            raise UserInputError(f"{self.path.name}: expected [N,{self._in.channels},H,W], got {list(tensor.shape)}")
+        """One network call per batch. # [N,C,H,W] in -> [N,C',H',W'] float32 out (sound: [N,C,L] -> [N,C',L'])"""
+        rank = len(self._in.layout)
+        if tensor.ndim != rank or tensor.shape[1] != self._in.channels:
+            dims = "H,W" if rank == 4 else "L"
+            raise UserInputError(f"{self.path.name}: expected [N,{self._in.channels},{dims}], got {list(tensor.shape)}")
         step = self.max_batch or tensor.shape[0]
         outs = []
         for i in range(0, tensor.shape[0], step):
@@ -179,7 +182,8 @@ class Model:
             out = fx.apply(frame, strength=0.8, matte=alpha_of_the_roto)   # [H,W,C] + [H,W] -> [H,W,C]
         """
         if self.spec.kind != "effect":
-            raise UserInputError(f"{self.spec.name} is a {self.spec.kind} model; use generate()")
+            use = "generate()" if self.spec.kind == "texture" else "sound()"
+            raise UserInputError(f"{self.spec.name} is a {self.spec.kind} model; use {use}")
         single = np.asarray(frames).ndim in (2, 3)
         batch = F.as_batch(frames)
         n, h, w, c = batch.shape
@@ -274,7 +278,9 @@ class Model:
         renders window by window; the result is identical.
         """
         if self.spec.kind != "texture":
-            raise UserInputError(f"{self.spec.name} is an {self.spec.kind} model; use apply()")
+            use = "apply()" if self.spec.kind == "effect" else "sound()"
+            raise UserInputError(f"{self.spec.name} is a{'n' if self.spec.kind == 'effect' else ''} "
+                                 f"{self.spec.kind} model; use {use}")
         times = [float(x) for x in np.atleast_1d(np.asarray(t, dtype=np.float64))]
         single = np.ndim(t) == 0
         width, height = int(width), int(height)
@@ -318,3 +324,27 @@ class Model:
             out[:, (ky0 - halo) * s : (ky1 - halo) * s, (kx0 - halo) * s : (kx1 - halo) * s] = F.from_unit(crop, dtype)
         out = out[:, :height, :width]
         return out[0] if single else out
+
+    # -- sounds -------------------------------------------------------------------------
+    def sound_renderer(self, seed: int = 0, loop: int | None = None):
+        """A SoundRenderer (runtime/sound.py) for one seed and loop length in samples."""
+        from .sound import SoundRenderer
+
+        if self.spec.kind != "sound":
+            use = "apply()" if self.spec.kind == "effect" else "generate()"
+            raise UserInputError(f"{self.spec.name} is a{'n' if self.spec.kind == 'effect' else ''} "
+                                 f"{self.spec.kind} model; use {use}")
+        return SoundRenderer(self, seed=seed, loop=loop)
+
+    def sound(self, count: int, first: int = 0, seed: int = 0, loop: int | None = None,
+              gain_db: float = 0.0) -> np.ndarray:
+        """Samples [first, first+count) of a sound at the model's rate. # -> [channels, count] float32 -1..1
+
+        Any span equals the same samples of a whole render; with `loop` (samples, a multiple of
+        the noise stride) position `loop` is position 0 again. `gain_db` scales, then clips."""
+        from .sound import gain_factor
+
+        y = self.sound_renderer(seed, loop).render(first, count)
+        if gain_db:
+            y = np.clip(y * gain_factor(gain_db), -1.0, 1.0)
+        return y

@@ -297,6 +297,26 @@ class RenderOptions:
     progress: str = "bar"  # "bar" | "json" | "quiet"
     fps: Fraction | None = None  # rate of outputs whose source has none (sequences, generators)
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
+    sound: object = None  # a generated sound (io.base.SoundTrack) under a video output; its start is set per range
+
+
+def _sound_for(options: RenderOptions, output_path, first: int, fps) -> object:
+    """The options' sound track starting at frame `first` (sample first/fps*rate), or None; refused for
+    outputs that hold no audio."""
+    import dataclasses
+
+    from .io import is_sequence
+
+    if options.sound is None:
+        return None
+    if is_sequence(output_path) or Path(output_path).suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
+        raise UserInputError("a sound goes under a video output (.mp4, .mov, .mkv); write the sound alone with "
+                             "`ganfx generate SOUND -o file.wav`", path=output_path, about="sound")
+    if options.writer == "opencv":
+        raise UserInputError("the opencv writer writes no audio; a sound needs the pyav writer", path=output_path,
+                             about="sound")
+    start = round(Fraction(first) / Fraction(fps) * options.sound.rate)
+    return dataclasses.replace(options.sound, start_sample=int(start))
 
 
 def parse_frame_range(text: str, about: str = "frames") -> tuple:
@@ -429,6 +449,7 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
             pixel_aspect=p.pixel_aspect, timecode=p.timecode,
             overwrite=options.overwrite, resume=options.resume,
             frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
+            sound=_sound_for(options, output_path, first - p.first_frame, p.frame_rate or options.fps or Fraction(24)),
         )
         writer = open_writer(output_path, spec, options.writer)
         skip = writer.done_frames
@@ -458,7 +479,8 @@ def generate_file(output_path, processor, count: int, size: tuple,
                              about="resume")
     spec = OutputSpec(int(size[0]), int(size[1]), frame_rate=options.fps or Fraction(24), codec=options.codec,
                       bit_depth=8, overwrite=options.overwrite, resume=options.resume,
-                      frame_numbers=tuple(range(first, last + 1)), quality=options.quality)
+                      frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
+                      sound=_sound_for(options, output_path, first, options.fps or Fraction(24)))
     writer = open_writer(output_path, spec, options.writer)
     numbers = [n for n in range(first, last + 1) if n not in writer.done_frames]
     source = (Frame(n, None) for n in numbers)

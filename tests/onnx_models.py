@@ -2,6 +2,7 @@
 
     make_effect_model(tmp_path / "fx.onnx")        # 3x3 convs, halo 2
     make_texture_model(tmp_path / "tex.onnx")      # noise -> conv -> upsample x4 -> conv
+    make_sound_model(tmp_path / "snd.onnx")        # noise cells -> two 1-D convs -> x16 samples, 48 kHz
 
 Like an export, each model carries the digest of its weights (ganfx.digest), unless the
 test passes its own `metadata` (then exactly that is stored).
@@ -14,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ganfx.runtime.contract import (
-    DIGEST_KEY, ModelSpec, NoiseSpec, ParamSpec, TensorSpec, effect_params, texture_params,
+    DIGEST_KEY, ModelSpec, NoiseSpec, ParamSpec, TensorSpec, effect_params, sound_params, texture_params,
 )
 from ganfx.runtime.onnxfile import weights_digest
 
@@ -102,6 +103,54 @@ def make_texture_model(path, seed=0, spec=None):
     n3, i3 = _conv("c3", "up", 8, 3, rng)
     s = helper.make_node("Sigmoid", ["c3"], ["rgb"])
     return _save(path, [n1, r, n2, n3, s], i1 + i2 + i3, "noise", 4, "rgb", 3, spec or texture_spec())
+
+
+def sound_spec(name="testsnd", channels=6, stride=16, halo=2) -> ModelSpec:
+    return ModelSpec(
+        kind="sound", name=name, version="1.0", description="test sound: noise cells -> two 1-D convs -> x16",
+        license="MIT", inputs=(TensorSpec("noise", channels, (-4.0, 4.0), "none", layout="NCW"),),
+        outputs=(TensorSpec("audio", 1, (-1.0, 1.0), "none", layout="NCW", rate=48000),), halo=halo * stride,
+        multiple=1, params=sound_params(), noise=NoiseSpec(channels, stride, halo), training={"task": "test"},
+        parity=0.0,
+    )
+
+
+def make_sound_model(path, seed=0, spec=None, upsample=None):
+    """[N,channels,cells] noise -> [N,1,cells*stride] in -1..1: two Conv1d (kernel 3: 2 cells of reach,
+    the spec's halo), a ConvTranspose1d with kernel = stride = samples per cell, Tanh. `upsample`
+    makes the graph give that many samples per cell instead of the spec's stride (a malformed model)."""
+    spec = spec or sound_spec()
+    rng = np.random.default_rng(seed)
+    cin, cout, width, stride = spec.input.channels, spec.output.channels, 8, upsample or spec.noise.stride
+
+    def weights(name, shape, fan_in):
+        w = numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32), f"{name}_w")
+        b = numpy_helper.from_array((rng.standard_normal(shape[1] if name == "up" else shape[0]) * 0.1)
+                                    .astype(np.float32), f"{name}_b")
+        return [w, b]
+
+    inits = weights("c1", (width, cin, 3), 3 * cin) + weights("c2", (width, width, 3), 3 * width)
+    inits += weights("up", (width, cout, stride), width)  # ConvTranspose weights: [Cin, Cout, k]
+    nodes = [
+        helper.make_node("Conv", ["noise", "c1_w", "c1_b"], ["c1"], kernel_shape=[3], pads=[1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3], pads=[1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("ConvTranspose", ["r2", "up_w", "up_b"], ["up"], kernel_shape=[stride], strides=[stride]),
+        helper.make_node("Tanh", ["up"], [spec.output.name]),
+    ]
+    graph = helper.make_graph(
+        nodes, "ganfx_test_sound",
+        [helper.make_tensor_value_info(spec.input.name, TensorProto.FLOAT, ["n", cin, "cells"])],
+        [helper.make_tensor_value_info(spec.output.name, TensorProto.FLOAT, ["n", cout, "samples"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    helper.set_model_props(model, spec.to_metadata())
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return add_digest(path)
 
 
 def add_digest(path, out=None):

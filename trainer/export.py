@@ -44,7 +44,7 @@ class ExportError(ModelLoadError):
 class ExportPlan:
     module: torch.nn.Module  # in eval mode, weights loaded
     spec: ModelSpec  # the contract without parity (filled in here)
-    example: torch.Tensor  # traced input # [N,C,h,w]
+    example: torch.Tensor  # traced input # [N,C,h,w] (sound: [N,C,cells])
     parity_inputs: list  # inputs compared torch vs onnxruntime, other sizes than `example`
     input_name: str
     output_name: str
@@ -53,13 +53,16 @@ class ExportPlan:
 
 def _to_onnx_bytes(plan: ExportPlan) -> bytes:
     buf = io.BytesIO()
-    axes = {0: "batch", 2: "height", 3: "width"}
+    if plan.example.dim() == 3:  # sound: [N,C,cells] -> [N,C,samples]
+        axes, out_axes = {0: "batch", 2: "cells"}, {0: "batch", 2: "samples"}
+    else:
+        axes, out_axes = {0: "batch", 2: "height", 3: "width"}, {0: "batch", 2: "out_height", 3: "out_width"}
     # The TorchScript exporter handles these plain conv nets with dynamic H/W; silence its deprecation notice.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             plan.module, (plan.example,), buf, input_names=[plan.input_name], output_names=[plan.output_name],
-            dynamic_axes={plan.input_name: axes, plan.output_name: {0: "batch", 2: "out_height", 3: "out_width"}},
+            dynamic_axes={plan.input_name: axes, plan.output_name: out_axes},
             opset_version=OPSET, do_constant_folding=True, dynamo=False,
         )
     return buf.getvalue()

@@ -9,7 +9,8 @@
 The kind in the model's contract picks the card. Every card states the data and its licence,
 the full training config, iterations and training time (from the checkpoint), and the exact
 commands that reproduce the model (`_train_command`: the `ganfx train TASK` line of the config).
-A texture card adds the SWD and copy-share table beside both baselines (from `ganfx eval
+A sound card (trainer/sound_card.py) adds the statistics, spectrum and copy table beside both
+sound baselines, the loop seam, speed and the spectrogram PNG. A texture card adds the SWD and copy-share table beside both baselines (from `ganfx eval
 --json`; reports from before the copy measure get the SWD column alone) and the side-by-side PNG.
 An effect card adds the teacher (the named target process), the keyframes and held-out
 frames, the model vs keyframe-propagation table (PSNR, SSIM, warping-error ratio) and the
@@ -82,6 +83,10 @@ _COMMAND_FIELDS = {
                 "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "adv_loss", "consistency", "warp_shift", "warp_zoom",
                 "warp_rotate", "lr_g", "lr_d", "target_process"),
                {"hflip": "--no-flip", "rot90": "--rot90"}),
+    "sound": (("exemplar",),
+              ("name", "crop", "batch", "noise_channels", "fine_noise", "stride", "widths", "dilations", "margin_cells",
+               "resolutions", "bands", "patch_frames", "stats_weight", "adv_weight", "d_width", "lr_g", "lr_d", "eval_seconds"),
+              {"polarity": "--no-polarity"}),
 }
 
 
@@ -139,6 +144,11 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
 
         return effect_card(path, spec, _card_config(spec, run_config, run_dir), report, data, notes, png,
                            training_note, run_dir, curve, report_path)
+    if spec.kind == "sound":
+        from .sound_card import sound_card
+
+        return sound_card(path, spec, _card_config(spec, run_config, run_dir), report, data, notes, png,
+                          training_note, run_dir)
     tr = spec.training
     config = _card_config(spec, run_config, run_dir)
     size_mb = path.stat().st_size / 1e6
@@ -251,6 +261,10 @@ def write_card(model, run, report_path, data: str, notes: str = "", training_not
         raise UserInputError("not a `ganfx eval --json` report", path=report_path)
     run_config = _read_json(run / "config.json", "run config")
     curve = None
+    if read_spec(model).kind == "sound":
+        from .sound_card import check_sound_report
+
+        check_sound_report(report, report_path)
     if read_spec(model).kind == "effect":
         from .effect_card import check_effect_report
 
@@ -274,7 +288,7 @@ def main(argv=None) -> int:
 
     from ganfx.runtime.errors import GanfxError
 
-    parser = argparse.ArgumentParser(description="write a model card beside an exported texture or effect model")
+    parser = argparse.ArgumentParser(description="write a model card beside an exported texture, effect or sound model")
     parser.add_argument("model", help="the exported .onnx file")
     parser.add_argument("--run", required=True, help="the run folder it was exported from")
     parser.add_argument("--eval", required=True, help="`ganfx eval --json` output (effects: with --propagate-from)")

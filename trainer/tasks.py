@@ -51,6 +51,9 @@ TASKS = {  # `ganfx train --help` lists them in this order
     "effect": TaskEntry(
         "effect", "learn an effect from a few before/after pairs or keyframes of a clip",
         "ganfx.trainer.effect_task", "EffectTask", "EffectConfig", "ganfx.plugin.cli.train_effect_cmd"),
+    "sound": TaskEntry(
+        "sound", "learn a sound texture from one recording (rain, fire, wind, room tone ...)",
+        "ganfx.trainer.sound_task", "SoundTask", "SoundConfig", "ganfx.plugin.cli.train_sound_cmd"),
 }
 
 

@@ -10,6 +10,7 @@ later release that keeps an API keeps working. The extension and its tests use o
     compat.set_span(plate, 3, 9)                      # trim: show timeline frames 3..8
     first, end = compat.span(plate)                   # (3, 9)
     busy = [s for s in compat.all_strips(editor) if s.channel == 2]
+    sound = compat.new_sound(editor, "rain", "/renders/rain.wav", channel=3, frame_start=1)
 
 What differs:
 - The Video Sequencer's strip collections: `SequenceEditor.strips` / `strips_all` since 4.4,
@@ -19,6 +20,10 @@ What differs:
 - A strip's frames: `frame_final_start` / `frame_final_end` / `frame_start` / `frame_duration`
   up to 5.0; 5.1 adds `left_handle` / `right_handle` / `content_start` / `content_duration` and
   deprecates the old names.
+- Sound strips: `new_sound(name, filepath, channel, frame_start)` is the same call from 4.2 to 5.3
+  (on `sequences` before 4.4, `strips` after); Blender sets the strip's length from the file,
+  round(seconds x fps) frames. A Blender built without Audaspace (the `bpy` 4.2 module on PyPI)
+  cannot make one: `new_sound` refuses it there with one line, `can_hold_sound()` says so beforehand.
 - Not an API call but a version difference all the same: Blender 4.2-5.0 run Python 3.11 and
   5.1+ Python 3.13, so the extension zip packs compiled wheels for both (plugin/packaging.py).
 
@@ -50,6 +55,23 @@ def new_effect(editor, name: str, type: str, channel: int, frame_start: int, len
     inputs = {key: strip for key, strip in zip(input_names, (input1, input2)) if strip is not None}
     return collection.new_effect(name=name, type=type, channel=channel, frame_start=frame_start,
                                  **extent, **inputs)
+
+
+def can_hold_sound() -> bool:
+    """Whether this Blender can make sound strips (it was built with Audaspace)."""
+    import bpy
+
+    return bool(getattr(bpy.app.build_options, "audaspace", True))
+
+
+NO_SOUND = "this Blender was built without audio (Audaspace), so it cannot hold sound strips"
+
+
+def new_sound(editor, name: str, filepath: str, channel: int, frame_start: int):
+    """Add a sound strip of an audio file at frame_start; its length comes from the file. -> the new strip"""
+    if not can_hold_sound():
+        raise RuntimeError(NO_SOUND)
+    return strips(editor).new_sound(name=name, filepath=filepath, channel=channel, frame_start=frame_start)
 
 
 def span(strip) -> tuple:

@@ -1,9 +1,11 @@
 """The Blender extension's work, free of bpy: render jobs that a worker thread runs.
 
-The operators turn a strip or the texture settings into a job spec, run the job (in a thread
-with progress, or synchronously in background mode) and only then touch the scene. Jobs
-render through the plugin layer's render session (ganfx.plugin.session), with the runtime's
-readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One render path").
+The operators turn a strip or the texture or sound settings into a job spec, run the job (in a
+thread with progress, or synchronously in background mode) and only then touch the scene. Effect
+and texture jobs render through the plugin layer's render session (ganfx.plugin.session), with the
+runtime's readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One render
+path"); a sound job renders straight through the runtime (runtime/sound.py), like `ganfx generate
+fire -o fire.wav`.
 
     spec = EffectJobSpec(model="watercolor", params={"strength": 0.8},
                          source=SourceClip("movie", ("/shots/plate.mp4",), first=0, last=47),
@@ -13,8 +15,13 @@ readers and its sequence writer, like `ganfx render` (docs/architecture.md, "One
     job.start()                      # worker thread; poll job.done / job.progress; job.cancel()
     files = job.result               # PNG names in spec.folder, one per frame
 
+    sound = SoundJobSpec(model="fire", params={"seed": 3, "gain": -6.0}, seconds=10.0, loop=True,
+                         path=Path("/shots/ganfx/fire_seed3.wav"))
+    Job(render_sound, sound).run()   # result: RenderedSound(path, samples, rate); progress in samples
+
 Output folders are written under a hidden temporary name and renamed when the last frame is
-done; a failed or cancelled job leaves nothing behind. A matte clip (a movie or image strip, read
+done (a sound file under a partial name, renamed when complete); a failed or cancelled job
+leaves nothing behind. A matte clip (a movie or image strip, read
 like the source; RGBA: its alpha, otherwise its luma) weighs the effect per pixel: frame k of
 the matte with frame k of the source, 0 keeps the source, 1 gives the effect. Training an effect from keyframes is a
 Job too, whose function runs the trainer in another process (training.py).
@@ -68,6 +75,43 @@ class TextureJobSpec:
     providers: tuple | None = None
     tile: int | None = None
     loop: bool = True  # an animated texture returns to frame 0 after `frames`
+
+
+@dataclass(frozen=True)
+class SoundJobSpec:
+    model: str
+    params: dict  # seed, gain (dB): the contract's sound_params()
+    seconds: float  # length; with `loop`, rounded to whole noise cells (runtime.sound.loop_samples)
+    loop: bool  # an exact loop of that length: the sample after the last is the first
+    path: Path  # the .wav to write, 16-bit at the model's rate (48 kHz); must not exist
+    providers: tuple | None = None
+
+
+@dataclass(frozen=True)
+class RenderedSound:
+    """What a sound job wrote."""
+
+    path: Path
+    samples: int  # per channel
+    rate: int  # samples per second
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.rate
+
+
+# The operator that renders each kind, for the message when a model of another kind is given.
+USE = {"effect": "Apply ganfx Effect", "texture": "Generate ganfx Texture", "sound": "Generate ganfx Sound"}
+
+
+def check_kind(spec, wanted: str, path) -> None:
+    """UserInputError (one line naming the file) when the model is not a `wanted` model."""
+    kind = getattr(spec, "kind", None)  # a user plugin's spec has none: only effects and textures
+    if kind is None or kind == wanted:
+        return
+    article = "an" if kind == "effect" else "a"
+    raise UserInputError(f"{spec.name} is {article} {kind} model; use {USE.get(kind, 'another operator')}",
+                         path=path)
 
 
 def resolve_model(model: str, folder: str = "") -> str:
@@ -216,8 +260,9 @@ def render_effect(spec: EffectJobSpec, job: "Job") -> list:
     """Apply the effect to every source frame; -> the PNG file names written into spec.folder."""
     mattes = None if spec.matte is None else _matte_frames(spec.matte, spec.source)
     with _session(spec.model, spec.params, spec.providers, spec.tile) as session:
+        check_kind(session.spec, "effect", spec.model)
         if session.kind != "effect":
-            raise UserInputError(f"{session.spec.name} is a texture model; use Generate Texture", path=spec.model)
+            raise UserInputError(f"{session.spec.name} is a texture plugin; use {USE['texture']}", path=spec.model)
         if spec.matte is not None and not session.takes_matte:
             raise UserInputError(f"{session.spec.name} takes no matte", path=spec.model)
         frame_range = (spec.source.first, spec.source.last)
@@ -234,8 +279,9 @@ def render_texture(spec: TextureJobSpec, job: "Job"):
     loop = spec.frames if spec.loop and spec.frames > 1 else None  # frame `frames` equals frame 0: it loops
     with _session(spec.model, dict(spec.params), spec.providers, spec.tile, size=tuple(spec.size),
                   fps=Fraction(spec.fps).limit_denominator(1001), loop_frames=loop) as session:
+        check_kind(session.spec, "texture", spec.model)
         if session.kind != "texture":
-            raise UserInputError(f"{session.spec.name} is an effect model; use Apply Effect", path=spec.model)
+            raise UserInputError(f"{session.spec.name} is an effect plugin; use {USE['effect']}", path=spec.model)
         frame_range = (0, spec.frames - 1)
         if spec.folder is not None:
             return _render_sequence(session, frame_range, (None for _ in range(spec.frames)), spec.frames,
@@ -248,6 +294,39 @@ def render_texture(spec: TextureJobSpec, job: "Job"):
             job.report(n + 1, spec.frames)
         session.end()
         return frames
+
+
+def render_sound(spec: SoundJobSpec, job: "Job") -> RenderedSound:
+    """Render the sound into spec.path (a 16-bit WAV at the model's rate, 48 kHz); -> what was written.
+
+    Progress is reported in samples; a cancel stops at the next block and leaves no file."""
+    from ganfx.runtime.model import load_model
+    from ganfx.runtime.sound import loop_samples, write_sound_file
+
+    job.check()
+    model = load_model(spec.model, providers=tuple(spec.providers) if spec.providers else None)
+    check_kind(model.spec, "sound", spec.model)
+    params = model.spec.coerce_params(dict(spec.params))
+    seconds = float(spec.seconds)
+    if not 0 < seconds < float("inf"):
+        raise UserInputError(f"a sound needs a positive length in seconds, got {spec.seconds}", about="seconds")
+    rate = model.spec.rate
+    total = loop_samples(seconds, rate, model.spec.noise.stride) if spec.loop else round(seconds * rate)
+    renderer = model.sound_renderer(seed=int(params["seed"]), loop=total if spec.loop else None)
+    done = 0
+
+    def progress(n):
+        nonlocal done
+        done += n
+        job.report(done, total)
+        job.status = f"sound {done / rate:.1f}/{total / rate:.1f} s"
+        job.check()  # inside the writer: a cancel aborts the partial file
+
+    job.report(0, total)
+    job.status = f"sound 0.0/{total / rate:.1f} s"
+    written = write_sound_file(Path(spec.path), renderer, 0, total, rate, "s16", gain_db=float(params["gain"]),
+                               progress=progress)
+    return RenderedSound(Path(spec.path), written, rate)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Operators: apply an effect to the active strip, generate a texture, train an effect from keyframes.
+"""Operators: apply an effect to the active strip, generate a texture or a sound strip, train an effect.
 
 Each runs its job on a worker thread while a modal timer shows progress (Esc cancels); when run
 from a script or in background mode (`blender -b`, tests) they run synchronously. The scene is
@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from . import compat, jobs, training
-from .props import param_values, preferences
+from .props import MODEL_SETTINGS, param_values, preferences, sound_seconds
 
 MOVIE_TYPES = {"MOVIE", "IMAGE"}
 
@@ -29,18 +29,23 @@ def free_channel(editor, above: int, start: int, end: int) -> int:
     return channel
 
 
-def output_folder(settings, stem: str) -> Path:
-    """A new folder for this render under the output folder (never an existing one)."""
+def _output_base(settings) -> Path:
     base = settings.output_dir or "//ganfx/"
     if base.startswith("//") and not bpy.data.filepath:
         raise jobs.UserInputError("save the .blend file first, or choose an output folder")
-    base = Path(bpy.path.abspath(base))
+    return Path(bpy.path.abspath(base))
+
+
+def output_folder(settings, stem: str, suffix: str = "") -> Path:
+    """A new folder (or, with a `suffix` such as ".wav", a new file) for this render under the output
+    folder: <stem><suffix>, else <stem>_2<suffix>, ... (never an existing one)."""
+    base = _output_base(settings)
     safe = bpy.path.clean_name(stem)
-    folder, n = base / safe, 1
-    while folder.exists():
+    path, n = base / f"{safe}{suffix}", 1
+    while path.exists():
         n += 1
-        folder = base / f"{safe}_{n}"
-    return folder
+        path = base / f"{safe}_{n}{suffix}"
+    return path
 
 
 def strip_source(strip) -> jobs.SourceClip:
@@ -231,6 +236,42 @@ class GANFX_OT_generate_texture(_JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"ganfx: strip {new.name!r} ({spec.frames} frames)")
 
 
+class GANFX_OT_generate_sound(_JobOperator, bpy.types.Operator):
+    """Generate a sound with a ganfx sound model into a new sound strip at the current frame"""
+
+    bl_idname = "ganfx.generate_sound"
+    bl_label = "Generate ganfx Sound"
+    bl_options = {"REGISTER"}
+
+    def prepare(self, context):
+        if not compat.can_hold_sound():  # refused before anything renders
+            raise jobs.UserInputError(compat.NO_SOUND)
+        scene, settings, prefs = context.scene, context.scene.ganfx, preferences(context)
+        model = jobs.resolve_model(settings.sound_model, prefs.models_folder)
+        params = param_values(settings.sound_params)
+        stem = f"{Path(model).stem}_seed{params.get('seed', 0)}{'_loop' if settings.sound_loop else ''}"
+        spec = jobs.SoundJobSpec(model=model, params=params, seconds=sound_seconds(settings, scene),
+                                 loop=settings.sound_loop, path=output_folder(settings, stem, ".wav"),
+                                 providers=prefs.host_options()["providers"])
+        self._stem = stem
+        return jobs.Job(jobs.render_sound, spec)
+
+    def finish(self, context, job):
+        scene, sound = context.scene, job.result
+        editor = scene.sequence_editor or scene.sequence_editor_create()
+        start = scene.frame_current
+        length = max(1, round(sound.seconds * scene.render.fps / scene.render.fps_base))  # as Blender counts
+        try:
+            new = compat.new_sound(editor, name=self._stem, filepath=str(sound.path),
+                                   channel=free_channel(editor, 0, start, start + length), frame_start=start)
+        except BaseException:
+            sound.path.unlink(missing_ok=True)  # no strip: no file either
+            raise
+        editor.active_strip = new
+        loop = ", an exact loop" if job.spec.loop else ""
+        self.report({"INFO"}, f"ganfx: sound strip {new.name!r} ({sound.seconds:.2f} s{loop}) from {sound.path}")
+
+
 def _abspath(path: str) -> str:
     return bpy.path.abspath(path) if path else ""
 
@@ -283,11 +324,13 @@ class GANFX_OT_set_model(bpy.types.Operator):
     bl_options = {"INTERNAL"}
 
     name: bpy.props.StringProperty()
-    texture: bpy.props.BoolProperty()
+    kind: bpy.props.EnumProperty(items=[(k, k.title(), "") for k in MODEL_SETTINGS], default="effect",
+                                 description="which model setting it sets: the effect, texture or sound model")
 
     def execute(self, context):
-        setattr(context.scene.ganfx, "texture_model" if self.texture else "model", self.name)
+        setattr(context.scene.ganfx, MODEL_SETTINGS[self.kind], self.name)
         return {"FINISHED"}
 
 
-CLASSES = (GANFX_OT_apply_effect, GANFX_OT_generate_texture, GANFX_OT_train_effect, GANFX_OT_set_model)
+CLASSES = (GANFX_OT_apply_effect, GANFX_OT_generate_texture, GANFX_OT_generate_sound, GANFX_OT_train_effect,
+           GANFX_OT_set_model)

@@ -135,6 +135,24 @@ def _texture_model_changed(self, context):
     _refresh(self, context, "texture_model", "texture_params")
 
 
+def _sound_model_changed(self, context):
+    _refresh(self, context, "sound_model", "sound_params")
+
+
+def scene_seconds(scene) -> float:
+    """The scene's length in seconds: its frame range at its frame rate (what sound_seconds 0 means)."""
+    return (scene.frame_end - scene.frame_start + 1) * scene.render.fps_base / scene.render.fps
+
+
+def sound_seconds(settings, scene) -> float:
+    """The length a generated sound gets: the Seconds setting, or the scene's length when it is 0."""
+    return settings.sound_seconds if settings.sound_seconds > 0 else scene_seconds(scene)
+
+
+# The setting holding each kind's model (GANFX_OT_set_model, the model menus).
+MODEL_SETTINGS = {"effect": "model", "texture": "texture_model", "sound": "sound_model"}
+
+
 MATTE_TYPES = ("MOVIE", "IMAGE")  # strips a matte can come from
 
 
@@ -172,6 +190,15 @@ class GanfxSettings(bpy.types.PropertyGroup):
         ("IMAGE", "Image", "a Blender image (an image sequence when animated)"),
         ("STRIP", "Strip", "an image-sequence strip in the Video Sequencer"),
     ], default="IMAGE")
+    sound_model: StringProperty(name="Sound model", update=_sound_model_changed,
+                                description="sound model name (models folder, GANFX_MODELS, shipped) or .onnx path")
+    sound_params: CollectionProperty(type=GanfxParam)  # seed, gain (dB)
+    sound_seconds: FloatProperty(name="Seconds", default=0.0, min=0.0, soft_max=600.0, precision=2,
+                                 description="length of the sound in seconds (0 = the scene's length: its frame "
+                                             "range at its frame rate)")
+    sound_loop: BoolProperty(name="Loop", default=False,
+                             description="an exact loop of that length (rounded to the model's noise cells): "
+                                         "the sample after the last is the first, no seam when repeated")
     train_keyframes: StringProperty(name="Keyframes", subtype="DIR_PATH",
                                     description="treated frames of the active movie strip's clip, named by frame "
                                                 "number of the clip (0012.png = frame 12, the first frame is 0)")

@@ -1,33 +1,35 @@
-"""Panels in the Video Sequencer and Image Editor sidebars (tab "ganfx"), and the model menus."""
+"""Panels in the Video Sequencer and Image Editor sidebars (tab "ganfx"), and the model menus (one per kind)."""
 
 from __future__ import annotations
 
 import bpy
 
-from .props import preferences
+from .props import preferences, scene_seconds
 
 
-def _model_menu(texture: bool):
+def _model_menu(wanted: str):
+    """The menu of the `wanted` kind's models ("effect", "texture", "sound"): GANFX_MT_<kind>_models."""
+
     class Menu(bpy.types.Menu):
-        bl_idname = f"GANFX_MT_{'texture' if texture else 'effect'}_models"
+        bl_idname = f"GANFX_MT_{wanted}_models"
         bl_label = "ganfx Models"
 
         def draw(self, context):
             from .jobs import model_names
 
-            wanted = "texture" if texture else "effect"
             names = [n for n, kind in model_names(preferences(context).models_folder) if kind == wanted]
             if not names:
                 self.layout.label(text=f"no {wanted} models found")
             for name in names:
                 op = self.layout.operator("ganfx.set_model", text=name)
-                op.name, op.texture = name, texture
+                op.name, op.kind = name, wanted
 
     Menu.__name__ = Menu.bl_idname
+    Menu.kind = wanted
     return Menu
 
 
-EffectModels, TextureModels = _model_menu(False), _model_menu(True)
+EffectModels, TextureModels, SoundModels = _model_menu("effect"), _model_menu("texture"), _model_menu("sound")
 
 
 def draw_params(layout, collection):
@@ -110,5 +112,27 @@ class GANFX_PT_texture_image(_TexturePanel, bpy.types.Panel):
     bl_space_type = "IMAGE_EDITOR"
 
 
-CLASSES = (EffectModels, TextureModels, GANFX_PT_effect, GANFX_PT_train, GANFX_PT_texture_sequencer,
-           GANFX_PT_texture_image)
+class GANFX_PT_sound(bpy.types.Panel):
+    """Generate a sound with a ganfx sound model into a sound strip at the playhead."""
+
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "ganfx"
+    bl_label = "ganfx Sound"
+
+    def draw(self, context):
+        settings = context.scene.ganfx
+        layout = self.layout
+        draw_model(layout, settings, "sound_model", SoundModels)
+        draw_params(layout.column(), settings.sound_params)
+        row = layout.row(align=True)
+        row.prop(settings, "sound_seconds")
+        row.prop(settings, "sound_loop")
+        if settings.sound_seconds <= 0:
+            layout.label(text=f"the scene's length: {scene_seconds(context.scene):.2f} s", icon="TIME")
+        layout.prop(settings, "output_dir")
+        layout.operator("ganfx.generate_sound", icon="SOUND")
+
+
+CLASSES = (EffectModels, TextureModels, SoundModels, GANFX_PT_effect, GANFX_PT_train, GANFX_PT_texture_sequencer,
+           GANFX_PT_texture_image, GANFX_PT_sound)

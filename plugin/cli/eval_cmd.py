@@ -11,6 +11,10 @@ Runs through the runtime (no torch).
 Effect models: PSNR/SSIM on held-out pairs and the temporal warping-error ratio on a clip
 (`ganfx eval watercolor --video clip.mp4 --keyframes held/`), beside keyframe propagation along
 optical flow with `--propagate-from KEYFRAMES` (see ganfx.plugin.cli.eval_effect).
+Sound models: the sound-texture statistics distance, a multi-resolution log-spectrum distance
+and the copy share of `--seconds` renders, beside phase-randomised noise and a shuffle of
+exemplar crops, the loop seam, speed and a spectrogram PNG (`ganfx eval fire --exemplar
+fire.ogg`, ganfx.trainer.sound_eval).
 
 Evaluation is chosen by the model's kind from the table EVALUATORS (kind -> function).
 Everything is checked before the measuring starts: the picture's name (a new .png in an
@@ -32,9 +36,11 @@ MIN_EXEMPLAR = 32
 def add_arguments(parser):
     parser.add_argument("model", help="model name (see `ganfx models`) or path to an .onnx file")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    tex = parser.add_argument_group("texture models")
-    tex.add_argument("--exemplar", metavar="IMG", help="the exemplar image (or skimage:NAME[:x,y,w,h])")
-    tex.add_argument("--seeds", type=int, default=3, help="images per method, SWD and copy share averaged (default 3)")
+    tex = parser.add_argument_group("texture and sound models")
+    tex.add_argument("--exemplar", metavar="FILE", help="the exemplar image (or skimage:NAME[:x,y,w,h]); "
+                                                         "for a sound model, its recording")
+    tex.add_argument("--seeds", type=int, default=3, help="renders per method, measures averaged (default 3)")
+    tex.add_argument("--seconds", type=float, default=10.0, help="sound models: length of each render (default 10)")
     parser.add_argument("--png", metavar="PATH",
                         help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --png picture")
@@ -99,6 +105,22 @@ def _texture(args, path) -> tuple:
     return report, format_report(report)
 
 
+def _sound(args, path) -> tuple:
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.trainer.sound_eval import evaluate_sound, format_report
+
+    if not args.exemplar:
+        raise UserInputError("sound models are measured against their recording: give --exemplar FILE")
+    if args.seeds < 1:
+        raise UserInputError(f"--seeds must be at least 1, got {args.seeds}")
+    if not args.seconds > 0:
+        raise UserInputError(f"--seconds must be positive, got {args.seconds}")
+    png = check_png(args.png or default_png(path), args.overwrite,
+                    inputs={"the exemplar": args.exemplar, "the model": path})
+    report = evaluate_sound(path, args.exemplar, seeds=args.seeds, seconds=args.seconds, png=png)
+    return report, format_report(report)
+
+
 def _effect(args, path) -> tuple:
     from ganfx.plugin.cli.eval_effect import evaluate
 
@@ -109,6 +131,7 @@ def _effect(args, path) -> tuple:
 EVALUATORS = {
     "texture": _texture,
     "effect": _effect,
+    "sound": _sound,
 }
 
 

@@ -1,6 +1,8 @@
-"""`ganfx generate MODEL -o OUTPUT --size WxH`: render a texture model to a still, a sequence or a video.
+"""`ganfx generate MODEL -o OUTPUT --size WxH`: render a texture model to a still, a sequence or a video;
+`ganfx generate MODEL -o OUTPUT.wav --seconds S`: a sound model to a wav/flac file (generate_sound.py).
 
     ganfx generate redbrick -o wall.exr --size 3840x2160 --tileable
+    ganfx generate fire -o fire.wav --seconds 30 --loop --seed 3
     ganfx generate stonewall -o wall.mp4 --size 1280x720 --frames 96 --fps 24 --loop
     ganfx generate stonewall -o tex/wall.####.png --size 512x512 --frames 48 --param speed=0.5
 """
@@ -15,17 +17,26 @@ from ganfx.plugin.cli.render_cmd import (
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="texture model name (see `ganfx models`) or path to an .onnx file")
+    parser.add_argument("model", help="texture or sound model name (see `ganfx models`) or path to an .onnx file")
     parser.add_argument("-o", "--output", required=True,
-                        help="image (one frame), sequence pattern (tex.####.exr) or video (mp4/mov/mkv)")
-    parser.add_argument("--size", required=True, metavar="WxH", help="frame size, e.g. 1920x1080")
+                        help="image (one frame), sequence pattern (tex.####.exr) or video (mp4/mov/mkv); "
+                             "a sound: .wav or .flac")
+    parser.add_argument("--size", metavar="WxH", help="texture: frame size, e.g. 1920x1080")
     parser.add_argument("--frames", type=int, default=1, metavar="N", help="number of frames (default 1: a still)")
     parser.add_argument("--range", metavar="A-B", dest="chunk",
-                        help="render only frames A..B of the N (farm chunks; frame numbers are kept)")
+                        help="render only frames A..B of the N (farm chunks; frame numbers are kept); "
+                             "a sound: seconds A..B of --seconds")
     parser.add_argument("--fps", default="24", help="frame rate; animation time of frame n is n/fps (default 24)")
-    parser.add_argument("--seed", type=int, help="which texture of the family (the model parameter seed)")
-    parser.add_argument("--loop", action="store_true", help="loop over the frame count: frame N equals frame 0")
+    parser.add_argument("--seed", type=int, help="which texture or sound of the family (the model parameter seed)")
+    parser.add_argument("--loop", action="store_true", help="loop over the frame count: frame N equals frame 0 "
+                                                            "(a sound: the file is one exact loop of --seconds)")
     parser.add_argument("--tileable", action="store_true", help="make every frame tile seamlessly")
+    sound = parser.add_argument_group("sound models")
+    sound.add_argument("--seconds", type=float, help="length of the sound (with --loop: the loop length)")
+    sound.add_argument("--sample-format", default="16", metavar="16|24|float",
+                       help="samples in the file: 16-bit, 24-bit (wav, flac) or 32-bit float (wav); default 16")
+    sound.add_argument("--channels", type=int, choices=(1, 2), help="1 or 2 (a mono model on both); default the model's")
+    sound.add_argument("--gain", type=float, metavar="DB", help="level change in dB (the model parameter gain)")
     add_common_arguments(parser)
 
 
@@ -81,6 +92,20 @@ def run(args) -> int:
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import generate_file, parse_frame_range
 
+    if args.size is None or args.seconds is not None or args.output.lower().endswith((".wav", ".flac")):
+        from ganfx.runtime import load_model
+
+        model = load_model(args.model, providers=tuple(args.provider) if args.provider else None,
+                           precision=args.precision)
+        if model.spec.kind == "sound":
+            from ganfx.plugin.cli.generate_sound import run_sound
+
+            return run_sound(args, model)
+        if args.size is None:
+            raise UserInputError(f"{model.spec.name} is a{'n' if model.spec.kind == 'effect' else ''} "
+                                 f"{model.spec.kind} model: give --size WxH")
+        if args.seconds is not None:
+            raise UserInputError(f"--seconds is for sound models; {model.spec.name} is a {model.spec.kind} model")
     size = parse_size(args.size)
     check_size_fits(*size)
     chunk = parse_frame_range(args.chunk, "range") if args.chunk is not None else None

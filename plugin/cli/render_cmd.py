@@ -39,6 +39,12 @@ def add_common_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--progress", choices=("bar", "json"), default="bar",
                         help="bar on stderr (default) or one JSON line per frame on stdout")
+    parser.add_argument("--sound", metavar="MODEL[=DB]",
+                        help="a sound model rendered under a video output, at DB gain (e.g. fire=-6); "
+                             "it replaces the source's audio unless --keep-audio")
+    parser.add_argument("--sound-seed", type=int, default=0, metavar="S", help="which sound of the family (default 0)")
+    parser.add_argument("--keep-audio", action="store_true",
+                        help="with --sound: keep the source's audio as its own stream beside the generated one")
 
 
 def parse_fps(text):
@@ -74,7 +80,47 @@ def render_options(args, fps=None):
         raise UserInputError("--overwrite and --resume contradict each other; pass one")
     return RenderOptions(batch=batch, codec=args.codec, writer=args.writer, overwrite=args.overwrite,
                          resume=args.resume, progress="quiet" if args.quiet else args.progress, fps=fps,
-                         quality=args.crf)
+                         quality=args.crf, sound=sound_track(args))
+
+
+def parse_sound(text: str) -> tuple:
+    """"fire" -> ("fire", 0.0); "fire=-6" -> ("fire", -6.0); "my=sound.onnx" stays a name."""
+    from ganfx.runtime.errors import UserInputError
+
+    name, sep, gain = text.rpartition("=")
+    if sep and name:
+        try:
+            return name, float(gain)
+        except ValueError:
+            pass
+    if not text.strip():
+        raise UserInputError("--sound takes MODEL or MODEL=GAIN_DB, got an empty value")
+    return text, 0.0
+
+
+def sound_track(args):
+    """The --sound model as a SoundTrack for the writer (runtime/io/base.py), or None."""
+    from ganfx.runtime.errors import UserInputError
+
+    if getattr(args, "sound", None) is None:
+        if getattr(args, "keep_audio", False):
+            raise UserInputError("--keep-audio goes with --sound (without it the source's audio is kept anyway)")
+        return None
+    import math
+
+    from ganfx.runtime import load_model
+    from ganfx.runtime.io.base import SoundTrack
+
+    name, gain = parse_sound(args.sound)
+    if not math.isfinite(gain) or not -60 <= gain <= 24:
+        raise UserInputError(f"--sound {args.sound}: the gain must be -60..24 dB")
+    model = load_model(name, providers=tuple(args.provider) if args.provider else None)
+    if model.spec.kind != "sound":
+        raise UserInputError(f"--sound takes a sound model; {model.spec.name} is a{'n' if model.spec.kind == 'effect' else ''} "
+                             f"{model.spec.kind} model", path=model.path)
+    renderer = model.sound_renderer(seed=args.sound_seed)
+    return SoundTrack(render=renderer.render, rate=model.spec.rate, channels=renderer.channels, gain_db=gain,
+                      keep_source=bool(args.keep_audio))
 
 
 def session_options(args, **generator):

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -106,6 +107,24 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class SoundTrack:
+    """A generated sound to mux into a video output (PyAVWriter; see audio.py `SoundEncoder`).
+
+    `render(first_sample, count)` returns [channels, count] float32 -1..1 of the sound from
+    its sample `first_sample` on; the writer pulls it in blocks as frames are written and
+    ends it with the video (frames / fps, within one audio frame).
+    """
+
+    render: Callable[[int, int], np.ndarray]  # (first_sample, count) -> [channels, count] float32 -1..1
+    rate: int  # Hz of what `render` returns
+    channels: int
+    gain_db: float = 0.0  # applied to the rendered samples, then clipped to -1..1
+    keep_source: bool = False  # True: audio_from's streams stay (first) and this one is added; False: it replaces them
+    start_sample: int = 0  # sample of the sound at the output's first frame (a frame range: start_frame / fps * rate)
+    codec: str | None = None  # None: by container (aac in .mp4/.m4v, pcm_s24le in .mov/.mkv); or "aac", "pcm_s16le", "pcm_s24le"
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """What a writer must produce; built by the caller from the source (or the generator)."""
 
@@ -125,6 +144,7 @@ class OutputSpec:
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
+    sound: SoundTrack | None = None  # a generated sound track to encode with the video (PyAV writer)
 
 
 class Reader:

@@ -10,7 +10,10 @@
 
 Timestamps are kept: the writer encodes in the source's time base with the source's pts,
 so a variable frame rate stays variable. Audio streams are copied packet for packet
-(see audio.py), so duration and sync match the source.
+(see audio.py), so duration and sync match the source. A generated sound
+(`OutputSpec(..., sound=SoundTrack(render, 48000, 2))`) is encoded beside the video (AAC in
+.mp4/.m4v, 24-bit PCM in .mov/.mkv; SOUND_CODECS), replacing the source's audio unless
+`keep_source`, and ends with the video's last frame.
 """
 
 from __future__ import annotations
@@ -342,6 +345,22 @@ def check_quality(name: str, codec: VideoCodec, quality, path) -> None:
                              about="quality")
 
 
+# The generated sound's codec (OutputSpec.sound) by container: AAC where PCM cannot go, 24-bit PCM elsewhere.
+SOUND_CODECS = {".mp4": "aac", ".m4v": "aac", ".mov": "pcm_s24le", ".mkv": "pcm_s24le"}
+
+
+def sound_codec(path: Path, codec: str | None) -> str:
+    """The codec a generated sound track gets in this output; UserInputError when the container cannot hold it."""
+    ext = path.suffix.lower()
+    name = (codec or SOUND_CODECS[ext]).lower()
+    held = CONTAINERS[ext][2]
+    if name not in ("aac", "pcm_s16le", "pcm_s24le") or (held is not None and name not in held):
+        fits = sorted(n for n in ("aac", "pcm_s16le", "pcm_s24le") if held is None or n in held)
+        raise UserInputError(f"a {ext} file cannot hold a {name} sound track; use {', '.join(fits)}", path=path,
+                             about="sound")
+    return name
+
+
 class PyAVWriter(Writer):
     """Encodes frames into a video file under a temporary name; `commit()` renames it."""
 
@@ -369,10 +388,16 @@ class PyAVWriter(Writer):
         try:
             self._setup_video(alpha)
             self._audio = None
-            if spec.audio_from:
+            if spec.audio_from and (spec.sound is None or spec.sound.keep_source):
                 from .audio import AudioCopier
 
                 self._audio = AudioCopier(spec.audio_from, self._out, CONTAINERS[self.path.suffix.lower()][2])
+            self._sound = None
+            if spec.sound is not None:  # after the source's streams: they come first
+                from .audio import SoundEncoder
+
+                self._sound = SoundEncoder(spec.sound, self._out, sound_codec(self.path, spec.sound.codec),
+                                           path=self.path)
         except BaseException:
             self.abort()
             raise
@@ -382,6 +407,7 @@ class PyAVWriter(Writer):
         self._origin = None  # pts of the first frame written (ranges start at 0)
         self._count = 0
         self._last_time = 0.0
+        self._last_duration = 0.0
 
     def _setup_video(self, alpha: bool) -> None:
         spec, codec = self.spec, self.codec
@@ -464,6 +490,8 @@ class PyAVWriter(Writer):
         if self._audio is not None:
             # Keep audio interleaved with the video written so far (no further: a range's end is not known yet).
             self._audio.copy_until(self._start, self._start + self._last_time)
+        if self._sound is not None:
+            self._sound.encode_until(self._last_time)
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -488,6 +516,8 @@ class PyAVWriter(Writer):
                 else:
                     self._audio.copy_until(0.0, None, final=True)
                 self._audio.close()
+            if self._sound is not None:  # as long as the video: its last frame's end
+                self._sound.finish(self._last_time + (self._last_duration or float(1 / self.spec.frame_rate)))
             self._out.close()
             self._out = None
         except BaseException as exc:

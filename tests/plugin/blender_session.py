@@ -6,8 +6,8 @@ Run by a Python that has bpy: the test's own, or one with nothing but bpy (GANFX
 as tests/blender_matrix.sh sets). First it closes every way this Python has to ganfx and its
 compiled dependencies but Blender's extensions folder, so that, as in a Blender's own Python,
 they can come only from the wheels in the extension zip. Then it installs the zip, builds a
-Video Sequencer scene around a real clip, runs the operators (the effect, with a matte strip too, the texture, then every
-error path, then a tiny training from keyframes with the test's Python as the trainer), unregisters, and records what it saw, where those modules were imported from
+Video Sequencer scene around a real clip, runs the operators (the effect, with a matte strip too, the texture, a
+sound strip and a looped one with the sound's error paths, the model menus, then every error path, then a tiny training from keyframes with the test's Python as the trainer), unregisters, and records what it saw, where those modules were imported from
 included. The test process makes the assertions. Blender API differences go through the
 installed extension's own compat module.
 """
@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import sys
+import types
 from pathlib import Path
 
 import bpy
@@ -176,6 +177,85 @@ anim_dir = Path(bpy.path.abspath(anim.directory))
 out["texture_strip"] = [anim.channel, *compat.span(anim), len(anim.elements)]
 loop = [image_pixels(anim_dir / anim.elements[i].filename) for i in (0, 1)]
 out["texture_anim_differs"] = bool(np.abs(loop[0] - loop[1]).max() > 1e-3)
+
+# -- sounds: strips at the playhead from the tiny sound model, a loop of the scene's length, errors --
+class StubLayout:
+    """Records what a menu's or panel's draw() puts in its layout (there is no UI in background mode)."""
+
+    def __init__(self):
+        self.items = []
+
+    def row(self, **kw):
+        return self
+
+    column = row
+
+    def label(self, text="", **kw):
+        self.items.append(["label", text, kw.get("icon", "")])
+
+    def prop(self, data, attr, **kw):
+        self.items.append(["prop", attr, hasattr(data, attr)])
+
+    def menu(self, idname, **kw):
+        self.items.append(["menu", idname])
+
+    def operator(self, idname, text="", **kw):
+        op = types.SimpleNamespace()
+        self.items.append(["operator", idname, text, kw.get("icon", ""), op])
+        return op
+
+
+def drawn(cls):
+    stub = types.SimpleNamespace(layout=StubLayout())
+    cls.draw(stub, bpy.context)
+    return [[v if not isinstance(v, types.SimpleNamespace) else vars(v) for v in item] for item in stub.layout.items]
+
+
+ui = importlib.import_module(f"{MODULE}.ui")
+out["menus"] = {cls.kind: drawn(cls) for cls in (ui.EffectModels, ui.TextureModels, ui.SoundModels)}
+out["set_sound_model"] = run_op(lambda: bpy.ops.ganfx.set_model(name="testsnd", kind="sound"))
+out["set_models"] = [settings.model, settings.texture_model, settings.sound_model]
+out["sound_params"] = {p.name: [p.kind, p.label, p.value()] for p in settings.sound_params}
+out["sound_panel"] = drawn(ui.GANFX_PT_sound)
+icons = bpy.types.UILayout.bl_rna.functions["operator"].parameters["icon"].enum_items.keys()
+out["icons_known"] = all(item[3] in icons for item in out["sound_panel"] if item[0] == "operator")
+out["sound_can"] = compat.can_hold_sound()
+settings.sound_params["seed"].value_int = 7
+settings.sound_params["gain"].value_float = -6.0
+
+
+def outputs():
+    return sorted(p.name for p in Path(cfg["out"]).iterdir())
+
+
+def sound_strip(result):
+    """[name, type, channel, first, end, content frames, file] of the sound strip an operator added."""
+    if result[0] != ["FINISHED"]:
+        return None
+    new = ed.active_strip
+    return [new.name, new.type, new.channel, *compat.span(new), compat.content_duration(new),
+            bpy.path.abspath(new.sound.filepath)]
+
+
+scene.frame_current = 70
+settings.sound_seconds, settings.sound_loop = 1.3, False  # 31.2 frames at 24 fps
+before = (snapshot(scene), outputs())
+out["sound"] = list(run_op(bpy.ops.ganfx.generate_sound))
+out["sound"].append((snapshot(scene), outputs()) == before)  # True only when nothing was added
+out["sound_strip"] = sound_strip(out["sound"])
+frame_range = (scene.frame_start, scene.frame_end)
+scene.frame_start, scene.frame_end = 11, 70  # 60 frames: 2.5 s, the length of "0 seconds"
+settings.sound_seconds, settings.sound_loop = 0.0, True
+out["sound_loop"] = list(run_op(bpy.ops.ganfx.generate_sound))
+out["sound_loop_strip"] = sound_strip(out["sound_loop"])
+scene.frame_start, scene.frame_end = frame_range
+out["sound_errors"] = {}
+before = (snapshot(scene), outputs())
+for case, model in (("effect model as sound", "testfx"), ("missing model", "no_such_model")):
+    settings.sound_model = model
+    result = list(run_op(bpy.ops.ganfx.generate_sound))
+    out["sound_errors"][case] = result + [(snapshot(scene), outputs()) == before]
+settings.sound_model = "testsnd"
 
 # -- where ganfx and its dependencies ran from (the renders above imported them) ----------------
 out["modules_from"] = {name: importlib.import_module(name).__file__

@@ -1,7 +1,7 @@
 """The Blender extension in real Blender (bpy as a module), headless, in its own process and HOME.
 
 One session (tests/plugin/blender_session.py) installs the zip `ganfx plugin build-blender`
-makes, applies an effect to a movie strip, generates textures, walks the error paths, trains a
+makes, applies an effect to a movie strip, generates textures and sound strips, walks the error paths, trains a
 tiny effect from keyframes of the movie strip (this test's Python is the trainer) and
 unregisters; the assertions are here.
 
@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import wave
 import zipfile
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from ganfx.plugin.cli import main
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 from media import make_clip, make_sequence  # noqa: E402
-from onnx_models import _save, effect_spec, make_effect_model, make_texture_model  # noqa: E402
+from onnx_models import _save, effect_spec, make_effect_model, make_sound_model, make_texture_model  # noqa: E402
 from test_blender_training import TINY, write_keyframes  # noqa: E402
 
 
@@ -145,6 +146,52 @@ def test_worker_thread_job_reports_progress_and_cancel_leaves_nothing(tmp_path, 
     assert "output folder exists already" in job.error and len(os.listdir(spec.folder)) == 8
 
 
+def wav_samples(path):
+    """(int16 samples [C,n], rate) of a 16-bit PCM WAV, read with the standard library."""
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2
+        c, rate, n = w.getnchannels(), w.getframerate(), w.getnframes()
+        return np.frombuffer(w.readframes(n), "<i2").reshape(n, c).T, rate
+
+
+def test_sound_job_writes_a_wav_reports_samples_and_cancel_leaves_nothing(tmp_path, effect_path, texture_path):
+    from ganfx.plugin.blender import jobs
+    from ganfx.runtime.model import load_model
+
+    model = make_sound_model(tmp_path / "testsnd.onnx")
+    spec = jobs.SoundJobSpec(model=str(model), params={"seed": 2, "gain": -3.0}, seconds=0.7, loop=False,
+                             path=tmp_path / "out" / "a.wav", providers=("cpu",))
+    job = jobs.Job(jobs.render_sound, spec)
+    job.start()
+    job.join(60)
+    assert job.done and not job.error and job.result == jobs.RenderedSound(spec.path, 33600, 48000)
+    assert (job.done_frames, job.total_frames, job.progress) == (33600, 33600, 1.0) and "0.7/0.7 s" in job.status
+    x, rate = wav_samples(spec.path)
+    want = load_model(model, threads=1).sound(33600, seed=2, gain_db=-3.0)
+    assert rate == 48000 and x.shape == (1, 33600)
+    assert np.abs(x - np.rint(want.astype(np.float64) * 32767)).max() <= 1
+
+    class StopAtFirstBlock(jobs.Job):
+        def report(self, done, total):
+            super().report(done, total)
+            if done:
+                self.cancel()
+
+    job = StopAtFirstBlock(jobs.render_sound, dataclasses.replace(spec, path=tmp_path / "out" / "b" / "b.wav"))
+    job.run()
+    assert job.error == "cancelled" and 0 < job.done_frames < job.total_frames
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.wav"]  # no partial, no folder made for it
+    for other, use in ((effect_path, "is an effect model; use Apply ganfx Effect"),
+                       (texture_path, "is a texture model; use Generate ganfx Texture")):
+        job = jobs.Job(jobs.render_sound, dataclasses.replace(spec, model=str(other), path=tmp_path / "c.wav"))
+        job.run()
+        assert job.error.startswith(f"{other}: ") and job.error.endswith(use) and "\n" not in job.error
+    job = jobs.Job(jobs.render_texture, jobs.TextureJobSpec(str(model), {}, (16, 16), 1, 24.0))
+    job.run()
+    assert job.error == f"{model}: testsnd is a sound model; use Generate ganfx Sound"
+    assert sorted(os.listdir(tmp_path)) == ["out", "testsnd.onnx"]
+
+
 def write_matte(folder, count, width, height):
     """`count` PNGs s.0001.png ... of a matte: the left half black, the right half white. -> their paths"""
     from ganfx.runtime.io.images import write_image
@@ -199,6 +246,7 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     make_effect_model(models / "testfx.onnx")
     make_texture_model(models / "testtex.onnx")
     make_failing_model(models / "broken.onnx")
+    make_sound_model(models / "testsnd.onnx")
     clip = make_clip(tmp_path / "plate.mp4", frames=12, audio=None)
     zpath = tmp_path / "ganfx_blender.zip"
     assert main(["plugin", "build-blender", "-o", str(zpath), "--no-download", "--wheels", str(wheels)]) == 0
@@ -289,6 +337,58 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     assert r["texture_strip"] == [1, 40, 46, 6]
     assert r["texture_anim_differs"]
 
+    # The model menus, one per kind, each sets its own setting; the sound model's parameters come
+    # from its contract, and the Sound panel draws.
+    offered = {kind: [(item[2], item[4]["kind"]) for item in items if item[0] == "operator"]
+               for kind, items in r["menus"].items()}
+    assert all(kind == set_kind for kind, items in offered.items() for _, set_kind in items), offered
+    names = {kind: [name for name, _ in items] for kind, items in offered.items()}
+    # The models folder's first, then the shipped ones (GANFX_MODELS is empty here).
+    assert names["effect"][:2] == ["broken", "testfx"] and names["texture"][:1] == ["testtex"]
+    assert names["sound"][:1] == ["testsnd"] and "testsnd" not in names["effect"] + names["texture"]
+    assert r["set_sound_model"] == [["FINISHED"], ""] and r["set_models"] == ["testfx", "testtex", "testsnd"]
+    assert r["sound_params"] == {"seed": ["seed", "Seed", 0], "gain": ["double", "Gain (dB)", 0.0]}
+    panel = r["sound_panel"]
+    assert [i[1] for i in panel if i[0] == "prop"] == ["sound_model", "value_int", "value_float", "sound_seconds",
+                                                       "sound_loop", "output_dir"]
+    assert all(i[2] for i in panel if i[0] == "prop") and ["menu", "GANFX_MT_sound_models"] in panel
+    assert [i[:4] for i in panel if i[0] == "operator"] == [["operator", "ganfx.generate_sound", "", "SOUND"]]
+    assert r["icons_known"]
+
+    # Sound strips: at the playhead (frame 70) on the first free channel, as long as the rendered
+    # seconds at 24 fps (Blender reads the length from the file), a 48 kHz 16-bit mono WAV.
+    sound_model = load_model(models / "testsnd.onnx", threads=1)
+    if not r["sound_can"]:  # the bpy 4.2 module on PyPI has no Audaspace: refused before rendering
+        for result in (r["sound"], r["sound_loop"]):
+            assert result[0] == ["CANCELLED"] and "built without audio (Audaspace)" in result[1], result
+        assert r["sound"][2] and not list(out.glob("*.wav"))
+    else:
+        assert r["sound"][:2] == [["FINISHED"], ""] and not r["sound"][2]
+        name, kind, channel, first, end, frames, path = r["sound_strip"]
+        assert (name, kind, channel, first) == ("testsnd_seed7", "SOUND", 1, 70)
+        assert abs((end - first) - 1.3 * 24) <= 1 and frames == end - first
+        x, rate = wav_samples(path)
+        assert Path(path) == out / "testsnd_seed7.wav" and rate == 48000 and x.shape == (1, 62400)
+        want = sound_model.sound(62400, seed=7, gain_db=-6.0)
+        assert np.abs(x - np.rint(want.astype(np.float64) * 32767)).max() <= 1
+        # The loop: "0 seconds" is the scene's length (frames 11..70 at 24 fps: 2.5 s), exact.
+        assert r["sound_loop"] == [["FINISHED"], ""]
+        name, kind, channel, first, end, frames, path = r["sound_loop_strip"]
+        assert (name, kind, channel, first, end, frames) == ("testsnd_seed7_loop", "SOUND", 2, 70, 130, 60)
+        x, rate = wav_samples(path)
+        assert rate == 48000 and x.shape == (1, 120000)
+        want = sound_model.sound(120001, seed=7, loop=120000, gain_db=-6.0)
+        assert want[0, -1] == want[0, 0]  # the sample after the last is the first
+        assert np.abs(x - np.rint(want[:, :-1].astype(np.float64) * 32767)).max() <= 1
+    errors = r["sound_errors"]
+    for case, (status, message, unchanged) in errors.items():
+        assert status == ["CANCELLED"] and message.startswith("Error: ganfx:") and unchanged, (case, message)
+        assert "\n" not in message.strip(), message
+    if r["sound_can"]:
+        assert errors["effect model as sound"][1].endswith(
+            f"ganfx: {models / 'testfx.onnx'}: testfx is an effect model; use Apply ganfx Effect")
+        assert f"no model named 'no_such_model' in the models folder {models}" in errors["missing model"][1]
+
     # Every error: cancelled, a message in the UI, scene and output folder unchanged.
     errors = r["errors"]
     assert set(errors) == {"missing model", "wrong strip type", "failed render", "texture model as effect"}
@@ -311,7 +411,7 @@ def test_blender_extension_end_to_end(tmp_path, effect_path):
     # Then a real one: the trainer ran, the exported model is in the models folder, is the effect
     # model now, the menu offers it, and Apply ganfx Effect renders with it.
     assert r["train"] == [["FINISHED"], ""], r["train"]
-    assert r["models_after"] == ["blendfx.onnx", "broken.onnx", "testfx.onnx", "testtex.onnx"]
+    assert r["models_after"] == ["blendfx.onnx", "broken.onnx", "testfx.onnx", "testsnd.onnx", "testtex.onnx"]
     from ganfx.runtime.contract import read_spec
 
     assert read_spec(models / "blendfx.onnx").kind == "effect"
