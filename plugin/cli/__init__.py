@@ -27,7 +27,7 @@ COMMANDS = {
     "probe": ("ganfx.plugin.cli.probe_cmd", "print the media properties of a video, sequence or image"),
     "train": ("ganfx.plugin.cli.train_cmd", "train a model (texture from an exemplar; needs ganfx[train])"),
     "export": ("ganfx.plugin.cli.export_cmd", "export a training run to ONNX with the ganfx contract"),
-    "plugin": ("ganfx.plugin.cli.plugin_cmd", "list user plugins; pack the Blender extension (build-blender)"),
+    "plugin": ("ganfx.plugin.cli.plugin_cmd", "list user plugins; pack the Blender extension (build-blender); build the native OpenFX bundle (build-ofx)"),
     "eval": ("ganfx.plugin.cli.eval_cmd", "measure a model against its exemplar and classical baselines"),
 }
 
