@@ -52,17 +52,18 @@ class SoundConfig:
     noise_channels: int = 16  # coarse noise values per cell
     fine_noise: int = 2  # fresh noise values per sample of every finer level
     stride: int = 256  # output samples per noise cell (a power of 4)
-    widths: tuple = (128, 64, 32, 16, 16)  # generator channels at the cell rate, then after each x4 upsample
+    widths: tuple = (128, 64, 32, 16, 8)  # generator channels at the cell rate, then after each x4 upsample
     dilations: tuple = (1, 2, 4, 8, 16, 32, 64, 128)  # dilated residual blocks at the cell rate (reach)
     margin_cells: int = 8  # extra noise cells at each end of a crop, cut off
+    upsample: str = "sinc"  # x4 upsampling between levels: "sinc" (fixed windowed sinc) or "linear"
     resolutions: tuple = (256, 1024, 4096)  # STFT windows of the spectral loss (hop = window/4)
     bands: int = 48  # log-spaced frequency bands the spectra are pooled into
     patch_frames: int = 8  # consecutive frames matched together (temporal structure)
     projections: int = 128  # random directions per distribution and step
-    stats_weight: float = 1.0  # weight of the envelope-statistics loss (McDermott & Simoncelli's statistics, 0 = off)
+    stats_weight: float = 3.0  # weight of the envelope-statistics loss (McDermott & Simoncelli's statistics, 0 = off)
     adv_weight: float = 0.0  # weight of the spectrogram discriminator's adversarial loss (0 = off)
     d_width: int = 32  # discriminator width
-    lr_g: float = 5e-4  # generator Adam learning rate
+    lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.5, 0.99)  # Adam betas
     polarity: bool = True  # real crops are negated at random (a sound and its negative sound alike)
@@ -84,6 +85,8 @@ class SoundConfig:
         if self.batch < 1 or self.noise_channels < 1 or self.fine_noise < 0 or self.margin_cells < 0:
             raise ConfigError("batch and noise_channels must be >= 1, fine_noise and margin_cells >= 0",
                               "batch", "noise_channels", "fine_noise", "margin_cells")
+        if self.upsample not in ("sinc", "linear"):
+            raise ConfigError(f"upsample must be sinc or linear, got {self.upsample!r}", "upsample")
         if not self.dilations or min(self.dilations) < 1:
             raise ConfigError(f"dilations must be values >= 1, got {tuple(self.dilations)}", "dilations")
         if self.patch_frames < 1 or self.bands < 4 or self.projections < 1:
@@ -240,7 +243,7 @@ class SoundTask:
     @staticmethod
     def generator(cfg: SoundConfig) -> SoundGenerator:
         return SoundGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.widths), tuple(cfg.dilations),
-                              cfg.fine_noise, channels=1)
+                              cfg.fine_noise, channels=1, upsample=cfg.upsample)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
