@@ -85,7 +85,7 @@ _COMMAND_FIELDS = {
                {"hflip": "--no-flip", "rot90": "--rot90"}),
     "sound": (("exemplar",),
               ("name", "crop", "batch", "noise_channels", "fine_noise", "stride", "widths", "dilations", "margin_cells",
-               "upsample", "resolutions", "bands", "patch_frames", "stats_weight", "adv_weight", "d_width", "lr_g", "lr_d", "eval_seconds"),
+               "resolutions", "bands", "patch_frames", "stats_weight", "adv_weight", "d_width", "lr_g", "lr_d", "eval_seconds"),
               {"polarity": "--no-polarity"}),
 }
 

@@ -1,14 +1,14 @@
 """Networks of the sound task: a 1-D multi-rate noise synthesiser and its halo.
 
-    G = SoundGenerator(noise_channels=16, stride=256, widths=(128, 64, 32, 16, 8))
+    G = SoundGenerator(noise_channels=16, stride=256, widths=(128, 64, 32, 16, 16))
     y = G(noise)          # [N, G.input_channels, cells] -> [N, 1, cells * 256], about -1..1
 
 The runtime makes all the noise (runtime/noise.py, one value per channel and cell), so a
 sound, like a texture, is a pure function of (seed, position): any span computes alone and
 chunks join exactly. Each noise cell carries `noise_channels` coarse values that drive a stack
 of dilated residual convolutions at the cell rate (stride samples per cell: long reach for
-slow changes such as gusts), then `log4(stride)` stages that upsample x4 (a fixed windowed
-sinc, so the lower rates leave no bands in the spectrum) and convolve. Every level after an upsampling also receives `fine_noise` fresh noise values per
+slow changes such as gusts), then `log4(stride)` stages that upsample x4 (linear) and
+convolve. Every level after an upsampling also receives `fine_noise` fresh noise values per
 sample of that level, packed into the cell's channels and unpacked here, each multiplied by a
 gain the network computes from its features (as a log amplitude, exp of a convolution): the synthesiser shapes the envelope of new
 randomness at every rate down to single samples (crackles, drops, hiss), which coarse noise
@@ -43,39 +43,18 @@ class _Residual(nn.Module):
         return x + self.b(_act(self.a(_act(x))))
 
 
-def sinc_kernel(factor: int = 4, taps_per_phase: int = 8, beta: float = 6.0) -> torch.Tensor:
-    """Kaiser-windowed sinc for x`factor` upsampling by transposed convolution (each polyphase part
-    sums to 1), aligned as linear interpolation with align_corners=False is. # -> [factor*taps_per_phase]"""
-    n = factor * taps_per_phase
-    k = torch.arange(n, dtype=torch.float64)
-    centre = (n - 1) / 2.0
-    h = torch.sinc((k - centre) / factor) * torch.kaiser_window(n, periodic=False, beta=beta, dtype=torch.float64)
-    for phase in range(factor):
-        h[phase::factor] /= h[phase::factor].sum()
-    return h.float()
-
-
 class _Level(nn.Module):
-    """x4 upsampling, gated fresh noise, two convolutions. # [N,Cin,L] + [N,F,4L] -> [N,Cout,4L]
+    """x4 linear upsampling, gated fresh noise, two convolutions. # [N,Cin,L] + [N,F,4L] -> [N,Cout,4L]"""
 
-    `upsample` "sinc": a fixed Kaiser-windowed sinc (32 taps), which keeps the images of the lower
-    rate out of the spectrum; "linear": linear interpolation (leaves faint bands at multiples of
-    the lower rate; the first models were trained so)."""
-
-    def __init__(self, cin: int, cout: int, fine: int, kernel: int, upsample: str = "sinc"):
+    def __init__(self, cin: int, cout: int, fine: int, kernel: int):
         super().__init__()
-        self.fine, self.upsample, self.cin = fine, upsample, cin
-        if upsample == "sinc":
-            self.register_buffer("up_kernel", sinc_kernel().repeat(cin, 1, 1))  # [cin, 1, 32], depthwise
+        self.fine = fine
         self.gate = nn.Conv1d(cin, fine, 1) if fine else None
         self.a = nn.Conv1d(cin + fine, cout, kernel, padding=kernel // 2)
         self.b = nn.Conv1d(cout, cout, kernel, padding=kernel // 2)
 
     def forward(self, x, noise):
-        if self.upsample == "sinc":  # output o = 4i + k - 14: the kernel centred as linear interpolation is
-            x = F.conv_transpose1d(x, self.up_kernel.to(x.dtype), stride=4, padding=14, groups=self.cin)
-        else:
-            x = F.interpolate(x, scale_factor=4, mode="linear", align_corners=False)
+        x = F.interpolate(x, scale_factor=4, mode="linear", align_corners=False)
         if self.fine:
             # A log-amplitude gate: heavy-tailed envelopes (crackles, drops) are a small change of its input.
             x = torch.cat([x, noise * torch.exp(self.gate(x).clamp(max=4.0))], dim=1)
@@ -85,9 +64,8 @@ class _Level(nn.Module):
 class SoundGenerator(nn.Module):
     """Noise cells -> waveform (see the module docstring). # [N, input_channels, cells] -> [N, channels, cells*stride]"""
 
-    def __init__(self, noise_channels: int = 16, stride: int = 256, widths: tuple = (128, 64, 32, 16, 8),
-                 dilations: tuple = (1, 2, 4, 8, 16, 32, 64, 128), fine_noise: int = 2, channels: int = 1,
-                 upsample: str = "sinc"):
+    def __init__(self, noise_channels: int = 16, stride: int = 256, widths: tuple = (128, 64, 32, 16, 16),
+                 dilations: tuple = (1, 2, 4, 8, 16, 32, 64, 128), fine_noise: int = 2, channels: int = 1):
         super().__init__()
         levels = round(math.log(stride, 4))
         if 4 ** levels != stride:
@@ -98,9 +76,7 @@ class SoundGenerator(nn.Module):
         self.levels = levels
         self.inp = nn.Conv1d(noise_channels, widths[0], 1)
         self.blocks = nn.Sequential(*[_Residual(widths[0], d) for d in dilations])
-        if upsample not in ("sinc", "linear"):
-            raise ValueError(f"upsample must be sinc or linear, got {upsample!r}")
-        self.ups = nn.ModuleList([_Level(widths[i], widths[i + 1], fine_noise, 3 if i < levels - 1 else 7, upsample)
+        self.ups = nn.ModuleList([_Level(widths[i], widths[i + 1], fine_noise, 3 if i < levels - 1 else 7)
                                   for i in range(levels)])
         self.out = nn.Conv1d(widths[-1], channels, 7, padding=3)
         with torch.no_grad():  # start quiet: recordings sit well below full scale
@@ -147,8 +123,6 @@ def measure_halo_cells(G: SoundGenerator) -> int:
             if isinstance(m, nn.Conv1d):
                 m.weight.copy_(m.weight.abs() + 1e-3)
                 m.bias.zero_()
-            if isinstance(m, _Level) and m.upsample == "sinc":
-                m.up_kernel.copy_(m.up_kernel.abs() + 1e-3)  # no cancellation in the sinc's negative lobes
         s, cells = G.stride, 33
         while True:
             z = torch.zeros(1, G.input_channels, cells)

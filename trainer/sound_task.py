@@ -52,10 +52,9 @@ class SoundConfig:
     noise_channels: int = 16  # coarse noise values per cell
     fine_noise: int = 2  # fresh noise values per sample of every finer level
     stride: int = 256  # output samples per noise cell (a power of 4)
-    widths: tuple = (128, 64, 32, 16, 8)  # generator channels at the cell rate, then after each x4 upsample
+    widths: tuple = (128, 64, 32, 16, 16)  # generator channels at the cell rate, then after each x4 upsample
     dilations: tuple = (1, 2, 4, 8, 16, 32, 64, 128)  # dilated residual blocks at the cell rate (reach)
     margin_cells: int = 8  # extra noise cells at each end of a crop, cut off
-    upsample: str = "sinc"  # x4 upsampling between levels: "sinc" (fixed windowed sinc) or "linear"
     resolutions: tuple = (256, 1024, 4096)  # STFT windows of the spectral loss (hop = window/4)
     bands: int = 48  # log-spaced frequency bands the spectra are pooled into
     patch_frames: int = 8  # consecutive frames matched together (temporal structure)
@@ -85,8 +84,6 @@ class SoundConfig:
         if self.batch < 1 or self.noise_channels < 1 or self.fine_noise < 0 or self.margin_cells < 0:
             raise ConfigError("batch and noise_channels must be >= 1, fine_noise and margin_cells >= 0",
                               "batch", "noise_channels", "fine_noise", "margin_cells")
-        if self.upsample not in ("sinc", "linear"):
-            raise ConfigError(f"upsample must be sinc or linear, got {self.upsample!r}", "upsample")
         if not self.dilations or min(self.dilations) < 1:
             raise ConfigError(f"dilations must be values >= 1, got {tuple(self.dilations)}", "dilations")
         if self.patch_frames < 1 or self.bands < 4 or self.projections < 1:
@@ -243,7 +240,7 @@ class SoundTask:
     @staticmethod
     def generator(cfg: SoundConfig) -> SoundGenerator:
         return SoundGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.widths), tuple(cfg.dilations),
-                              cfg.fine_noise, channels=1, upsample=cfg.upsample)
+                              cfg.fine_noise, channels=1)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:

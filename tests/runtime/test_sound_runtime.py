@@ -44,7 +44,7 @@ def test_a_loop_is_exact_and_refuses_a_length_off_the_cell_grid(sound):
     y = sound.sound(n + 300, seed=1, loop=n)
     assert np.array_equal(y[:, n], y[:, 0]) and np.array_equal(y[:, n:], y[:, :300])
     assert not np.array_equal(y[:, :n], sound.sound(n, seed=1)[:, :n])  # the loop's noise wraps: another sound
-    long = loop_samples(0.5, RATE, STRIDE)  # longer than a block: the seam sits inside the second block
+    long = loop_samples(1.0, RATE, STRIDE)  # longer than a block: the seam sits inside the second block
     assert long > BLOCK
     z = sound.sound(15, first=long - 5, seed=1, loop=long)
     assert np.array_equal(z[:, 5:], sound.sound(10, seed=1, loop=long))
@@ -69,11 +69,12 @@ def test_write_sound_file_writes_the_rendered_samples(sound, tmp_path):
 
     renderer = sound.sound_renderer(seed=4)
     seen = []
-    assert write_sound_file(tmp_path / "a.wav", renderer, 0, 20000, RATE, progress=seen.append) == 20000
-    assert sum(seen) == 20000 and len(seen) == 2  # block by block
+    n = BLOCK + 20000
+    assert write_sound_file(tmp_path / "a.wav", renderer, 0, n, RATE, progress=seen.append) == n
+    assert sum(seen) == n and len(seen) == 2  # block by block
     x, rate = read_audio(tmp_path / "a.wav")
-    want = np.rint(sound.sound(20000, seed=4).astype(np.float64) * 32767) / 32768  # 16-bit as FFmpeg reads it
-    assert rate == RATE and x.shape == (1, 20000) and np.abs(x - want).max() < 1e-6
+    want = np.rint(sound.sound(n, seed=4).astype(np.float64) * 32767) / 32768  # 16-bit as FFmpeg reads it
+    assert rate == RATE and x.shape == (1, n) and np.abs(x - want).max() < 1e-6
     assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]  # no partial left
 
 
