@@ -3,6 +3,8 @@
     python benchmarks/pipeline.py                      # 48 frames of 1080p h264 -> h264, tiny test effect
     python benchmarks/pipeline.py --frames 96 --codec prores --batch 2 --model path/to/effect.onnx
 
+    python benchmarks/pipeline.py --model watercolor --precision auto --frames 24   # the engine auto picks
+
 Writes a 1080p clip (moving gradient and shapes, with an audio track) into a temporary
 folder, then times each stage alone on the same frames — decode, preprocess (batching),
 inference, postprocess (conversion for the writer), encode — and the whole threaded
@@ -10,6 +12,11 @@ pipeline (`ganfx.runtime.pipeline.render_file`). Prints frames/s of each and the
 end-to-end / slowest stage alone (target >= 0.9: the stages overlap and the slowest one
 sets the pace). On a machine with few cores the stages compete for them, which the
 ratio shows.
+
+Then, on a CPU-only machine, the split of the cores between inference and the codecs by
+measurement (`ganfx.runtime.providers.split_threads`): the pipeline is run on the first
+--split-frames frames with 1..cores inference threads (decode and encode keep the rest,
+their codecs choosing their own threads), and the fastest is printed with the table.
 """
 
 from __future__ import annotations
@@ -89,7 +96,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--tile", type=int, default=None)
     ap.add_argument("--model", help="effect .onnx (default: the tiny two-conv test effect)")
-    ap.add_argument("--threads", type=int, default=None, help="onnxruntime CPU threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=None, help="inference CPU threads (default: all cores)")
+    ap.add_argument("--engine", choices=("auto", "onnxruntime", "openvino"), help="engine (default onnxruntime)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"))
+    ap.add_argument("--split-frames", type=int, default=12, help="frames per trial of the thread split (0: skip)")
     args = ap.parse_args()
 
     from ganfx.runtime.io import Frame, OutputSpec, open_reader, open_writer
@@ -105,12 +115,13 @@ def main() -> None:
 
         model_path = make_effect_model(tmp / "testfx.onnx")
     # The render session `ganfx render` drives (it loads the model without spinning threads).
-    proc = open_session(model_path, {}, SessionOptions(tile=args.tile, threads=args.threads))
+    engine = {"engine": args.engine, "precision": args.precision}
+    proc = open_session(model_path, {}, SessionOptions(tile=args.tile, threads=args.threads, **engine))
     ext = {"prores": ".mov", "prores4444": ".mov", "png": ".mov", "ffv1": ".mkv"}.get(args.codec, ".mp4")
     clip = make_clip(tmp / "clip.mp4", args.frames, width, height, Fraction(24000, 1001))
     print(f"clip: {width}x{height}, {args.frames} frames, h264 + aac -> {args.codec}{ext}; "
           f"model {Path(model_path).name}; batch {args.batch}; tile {args.tile}; cores {os.cpu_count()}; "
-          f"onnxruntime threads {args.threads or 'default'}")
+          f"engine {proc.model.engine.choice.key}; inference threads {args.threads or 'default'}")
 
     n = args.frames
     # Warm up (first-call allocations in onnxruntime and codecs) outside the timings.
@@ -160,6 +171,26 @@ def main() -> None:
     slowest_off = min(n / t_inf, n / t_decode, n / t_enc, n / t_pre, n / t_post)
     print(f"inference off the CPU ({1000 * t_inf / n:.0f} ms/frame wait): end-to-end {off.fps:.1f} fps, "
           f"ratio to the slowest stage {off.fps / slowest_off:.2f}")
+
+    gpu = proc.model.engine.choice.device not in ("CPU", "CPUExecutionProvider")
+    if args.split_frames and not gpu:
+        from ganfx.runtime.providers import default_threads, split_threads
+
+        cores = default_threads()
+        short = RenderOptions(batch=args.batch, codec=args.codec, progress="quiet")
+        k_frames = min(args.split_frames, n)
+
+        def trial(threads):
+            with open_session(model_path, {}, SessionOptions(tile=args.tile, threads=threads, **engine)) as s:
+                s.process(first.image[None], [0])  # compile and warm up outside the timing
+                stats = render_file(clip, tmp / f"split{threads}{ext}", s, frames=(0, k_frames - 1), options=short)
+            return stats.fps
+
+        best, table = split_threads(trial, cores)
+        print(f"thread split by measurement ({k_frames} frames end to end per trial, {cores} cores): "
+              + ", ".join(f"{k} inference thread{'s' if k > 1 else ''} {fps:.2f} fps" for k, fps in table.items()))
+        print(f"  split: inference {best} thread{'s' if best > 1 else ''}, decode + encode the other "
+              f"{cores - best} core{'s' if cores - best != 1 else ''} (and any the inference leaves idle)")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ from ganfx.runtime.errors import UserInputError
 @dataclass(frozen=True)
 class SessionOptions:
     tile: int | None = None  # host tile size in pixels; None = whole frames (very large frames tile anyway)
-    providers: tuple | None = None  # onnxruntime execution providers, best first; None = automatic
-    precision: str = "fp32"  # "fp32" | "fp16" (loads the model's .fp16.onnx variant)
+    providers: tuple | None = None  # onnxruntime execution providers best first (openvino: the device); None = automatic
+    precision: str = "fp32"  # "fp32" | "fp16" | "bf16" | "auto" (runtime/engines.py)
+    engine: str | None = None  # "onnxruntime" | "openvino" | "auto"; None = onnxruntime, or chosen for bf16/auto
     threads: int | None = None  # CPU threads for onnxruntime; None = GANFX_THREADS or all cores
     spinning: bool = False  # idle onnxruntime threads busy-wait; off: decode and encode share the cores
     # generators only
@@ -129,5 +130,6 @@ def open_session(name, params: dict | None = None, options: SessionOptions = Ses
     from ganfx.plugin.discovery import open_plugin
 
     plugin = open_plugin(name, providers=list(options.providers) if options.providers else None,
-                         precision=options.precision, threads=options.threads, spinning=options.spinning)
+                         precision=options.precision, threads=options.threads, spinning=options.spinning,
+                         **({"engine": options.engine} if options.engine else {}))
     return RenderSession(plugin, params, options, host_name)

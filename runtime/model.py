@@ -8,8 +8,11 @@
     wav = load_model("fire").sound(48000 * 10, seed=3, loop=48000 * 10)   # [channels, samples] (runtime/sound.py)
 
 Names resolve in this order: an existing path; each folder of GANFX_MODELS (os.pathsep
-separated); ~/.local/share/ganfx/models; the shipped models. `precision="fp16"` picks the
-`<name>.fp16.onnx` variant written by `ganfx export --fp16`.
+separated); ~/.local/share/ganfx/models; the shipped models. `precision="fp16"` on onnxruntime
+picks the `<name>.fp16.onnx` variant written by `ganfx export --fp16`; `engine=` and
+`precision="bf16"|"auto"` choose the engine (runtime/engines.py):
+
+    fx = load_model("watercolor", precision="auto")   # the fastest engine here within 2/255 of fp32
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from .contract import ModelSpec, read_checked, read_spec
 from .errors import ContractError, ModelLoadError, UserInputError
 from .files import check_regular_file, folders_from_env
 from .noise import NoiseField
-from .providers import choose_providers, default_threads, onnxruntime, provider_options
 from .tiling import TileGrid, round_up
 
 log = logging.getLogger("ganfx")
@@ -47,10 +49,12 @@ def model_folders() -> list:
 
 
 def _variant(path: Path, precision: str) -> Path:
-    if precision == "fp32":
+    """The file of a precision: fp16 -> the .fp16.onnx variant; fp32, bf16 and auto -> the model itself
+    (bf16 is a choice of the engine, auto chooses one; runtime/engines.py)."""
+    if precision in ("fp32", "bf16", "auto"):
         return path
     if precision != "fp16":
-        raise UserInputError(f"precision must be fp32 or fp16, got {precision!r}")
+        raise UserInputError(f"precision must be fp32, fp16, bf16 or auto, got {precision!r}", about="precision")
     if path.name.endswith(".fp16.onnx"):
         return path
     fp16 = path.with_name(path.name[: -len(".onnx")] + ".fp16.onnx") if path.suffix == ".onnx" else path
@@ -104,30 +108,32 @@ def list_models() -> list:
 
 
 def load_model(name_or_path, providers=None, precision: str = "fp32", threads: int | None = None,
-               spinning: bool = True) -> "Model":
+               spinning: bool = True, engine: str | None = None, options=None) -> "Model":
     """Resolve, check and open a model; see the module docstring.
 
-    `spinning=False` stops idle onnxruntime threads from busy-waiting: right when decoding and
-    encoding threads share the cores (the render pipeline), where spinning steals their time.
+    `engine` is "onnxruntime", "openvino" or "auto"; `precision` fp32, fp16, bf16 or auto
+    (runtime/engines.py: with no engine named, fp32/fp16 run on onnxruntime, bf16 on OpenVINO,
+    auto on the fastest engine within 2/255 of fp32). `providers` are onnxruntime execution
+    providers, or the OpenVINO device (cpu, gpu) with engine="openvino"; `options` an
+    OrtOptions/OpenVinoOptions for everything else. `spinning=False` stops idle onnxruntime
+    threads from busy-waiting: right when decoding and encoding threads share the cores (the
+    render pipeline), where spinning steals their time.
     """
-    path = resolve_model_path(name_or_path, precision)
+    from .engines import OpenVinoOptions, check_precision, normalize_engine, open_engine, settings
+
+    precision = check_precision(precision)
+    name = normalize_engine(engine) or ("openvino" if isinstance(options, OpenVinoOptions) else None)
+    config = settings(name, options, providers, threads, spinning)
+    base = resolve_model_path(name_or_path, "fp32")
+    on_ort = name in (None, "onnxruntime") and precision == "fp16" and config.provider != "TensorrtExecutionProvider"
+    path = _variant(base, "fp16") if on_ort else base  # the refusal of a missing variant names it, as always
     spec, _ = read_checked(path)  # contract, graph, external data and weights digest
-    chosen, reason = choose_providers(providers)
-    log.info("%s: execution provider %s", path.name, reason)
-    ort = onnxruntime()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or default_threads()
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 4  # failures come back as exceptions (one line each); its own log would add a line
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if not spinning:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=provider_options(chosen))
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"onnxruntime cannot load it: {first}", path=path) from None
-    return Model(path, spec, session, reason)
+    eng = open_engine(path, spec, name, precision, config)
+    if eng.name == "onnxruntime" and eng.precision == "fp16" and getattr(eng, "file", path) != path:
+        spec, _ = read_checked(eng.file)  # fp16 on CUDA chose the variant: its own contract (float16 io)
+        path = eng.file
+    log.info("%s: engine %s", path.name, eng.reason)
+    return Model(path, spec, eng)
 
 
 def _auto_tile(max_pixels: int) -> int:
@@ -137,20 +143,32 @@ def _auto_tile(max_pixels: int) -> int:
 class Model:
     """An opened ganfx model: `apply` for effects, `generate` for textures, `sound` for sounds, `run` for raw tensors."""
 
-    def __init__(self, path: Path, spec: ModelSpec, session, provider_reason: str = ""):
-        self.path, self.spec, self.session = Path(path), spec, session
-        self.provider_reason = provider_reason
+    def __init__(self, path: Path, spec: ModelSpec, engine, provider_reason: str = ""):
+        """`engine`: an Engine (runtime/engines.py), or an onnxruntime InferenceSession (wrapped in one)."""
+        from .engines import Engine
+
+        if not isinstance(engine, Engine):
+            from .engine_onnxruntime import OrtEngine
+
+            engine = OrtEngine(path, spec, session=engine, reason=provider_reason)
+        self.path, self.spec, self.engine = Path(path), spec, engine
+        self.session = engine.session  # the onnxruntime session where the engine has one (None on OpenVINO)
+        self.provider_reason = provider_reason or engine.reason
         self._in = spec.input
         self._out = spec.output
         self._np_in = np.float16 if self._in.dtype == "float16" else np.float32
-        batch_dim = session.get_inputs()[0].shape[0]
         # A graph exported with a fixed batch of 1 takes frames one by one; a dynamic one all at once.
-        self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        self.max_batch = engine.max_batch
         self.runs = 0  # network invocations, for hosts and tests
 
     @property
     def providers(self) -> list:
-        return list(self.session.get_providers())
+        """Where it runs: onnxruntime's execution providers, or ["OpenVINO:CPU"]."""
+        return list(self.engine.providers)
+
+    @property
+    def precision(self) -> str:
+        return self.engine.precision
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """One network call per batch. # [N,C,H,W] in -> [N,C',H',W'] float32 out (sound: [N,C,L] -> [N,C',L'])"""
@@ -163,7 +181,7 @@ class Model:
         for i in range(0, tensor.shape[0], step):
             self.runs += 1
             x = np.ascontiguousarray(tensor[i : i + step], dtype=self._np_in)
-            outs.append(self.session.run([self._out.name], {self._in.name: x})[0])
+            outs.append(self.engine.run(x))
         out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return out.astype(np.float32, copy=False)
 

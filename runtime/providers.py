@@ -80,20 +80,64 @@ def choose_providers(requested=None, available=None) -> tuple:
     return chosen, reason
 
 
-def provider_options(providers: list, cache_dir: str | None = None) -> list:
-    """Per-provider options: TensorRT keeps an engine cache so warm starts do not rebuild."""
+def provider_options(providers: list, cache_dir: str | None = None, fp16: bool = False,
+                     profile: dict | None = None, cuda_graph: bool = False) -> list:
+    """Per-provider options, as onnxruntime takes them: [name | (name, {option: value})].
+
+    TensorRT keeps its engine and timing caches in `cache_dir` (default: the ganfx cache
+    folder's "tensorrt", runtime/engines.py `cache_folder`), so warm starts do not rebuild;
+    `fp16` lets it build fp16 kernels; `profile` ({input name: [N,C,H,W]}, a host's fixed tile
+    shape) becomes its one optimisation profile (min = opt = max), so no shape seen in use
+    triggers a rebuild. CUDA replays a captured graph with `cuda_graph` (fixed shapes only).
+    """
     out = []
     for p in providers:
         if p == "TensorrtExecutionProvider":
-            cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "ganfx", "trt")
-            os.makedirs(cache, exist_ok=True)
-            out.append((p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
-                            "trt_timing_cache_enable": True, "trt_timing_cache_path": cache}))
+            cache = tensorrt_cache(cache_dir)
+            opts = {"trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
+                    "trt_timing_cache_enable": True, "trt_timing_cache_path": cache,
+                    "trt_fp16_enable": bool(fp16)}
+            if profile:
+                shapes = ",".join(f"{name}:{'x'.join(str(int(d)) for d in dims)}" for name, dims in profile.items())
+                opts.update({"trt_profile_min_shapes": shapes, "trt_profile_opt_shapes": shapes,
+                             "trt_profile_max_shapes": shapes})
+            out.append((p, opts))
         elif p == "CUDAExecutionProvider":
-            out.append((p, {"cudnn_conv_algo_search": "HEURISTIC"}))
+            opts = {"cudnn_conv_algo_search": "EXHAUSTIVE" if profile else "HEURISTIC",
+                    "do_copy_in_default_stream": True}
+            if cuda_graph:
+                opts["enable_cuda_graph"] = True
+            out.append((p, opts))
         else:
             out.append(p)
     return out
+
+
+def tensorrt_cache(cache_dir: str | None = None) -> str:
+    """The folder of TensorRT engine and timing caches, made if missing."""
+    if cache_dir:
+        os.makedirs(cache_dir, exist_ok=True)
+        return str(cache_dir)
+    from .engines import cache_subfolder
+
+    folder = cache_subfolder("tensorrt")
+    if folder is None:
+        raise ProviderError("TensorRT needs a cache folder for its engines; set GANFX_CACHE to a writable folder")
+    return str(folder)
+
+
+def split_threads(trial, cores: int | None = None, candidates=None) -> tuple:
+    """Threads for inference on a CPU shared with decode and encode, chosen by measurement.
+
+    `trial(threads) -> frames per second` renders a few frames end to end with the engine
+    given that many threads; each candidate (default 1..cores) is tried once and the fastest
+    wins (ties: fewer threads, leaving more to the codecs). # -> (threads, {threads: fps})
+    """
+    cores = cores or default_threads()
+    options = sorted(set(candidates or range(1, cores + 1)))
+    table = {k: float(trial(k)) for k in options}
+    best = max(table, key=lambda k: (round(table[k], 3), -k))
+    return best, table
 
 
 MAX_THREADS = 1024  # more intra-op threads than this is a typo, not a machine

@@ -32,6 +32,10 @@ checkpoints (safetensors + JSON, atomic, CPU tensors whatever the device, torch 
 included, so `resume=` continues exactly; each records the task's summary and the EMA
 generator's evaluation, which is all export needs besides the weights), metrics JSON lines,
 sample grids every `sample_every` steps, the loss plot at the end, and a progress bar.
+
+Under torchrun (`dist=`, a ganfx.trainer.distributed.Distributed) every process runs this loop
+on its own data with gradients averaged before each optimiser step; rank 0 alone writes the
+run folder and logs (see trainer/distributed.py).
 """
 
 from __future__ import annotations
@@ -101,12 +105,19 @@ def _check_task(task) -> None:
             raise TypeError(f"task {type(task).__name__} has no {hook}() hook")
 
 
-def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResult:
-    """Run (or continue) training; see the module docstring. `resume` is a run folder or checkpoint."""
+def train(task, loop: LoopConfig, run_dir, resume=None, log=print, dist=None) -> TrainResult:
+    """Run (or continue) training; see the module docstring. `resume` is a run folder or checkpoint;
+    `dist` the process group of a data-parallel run (None: one process)."""
+    from .distributed import SINGLE
+
+    dist = dist or SINGLE
+    main = dist.is_main
+    if not main:
+        log = lambda *_: None  # noqa: E731 - rank 0 speaks for the run
     _check_task(task)
     loop = loop.check()
     # Before anything is written: `cuda` without CUDA stops here.
-    dev = TrainingDevice.resolve(loop.device, loop.precision, getattr(task, "cpu_bf16", False))
+    dev = TrainingDevice.resolve(dist.device_name(loop.device), loop.precision, getattr(task, "cpu_bf16", False))
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if loop.threads:
@@ -118,7 +129,11 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
         raise TypeError(f"task {type(task).__name__}.networks() must contain 'G'")
     for net in nets.values():  # in place: the optimisers keep the same parameters
         dev.prepare(net)
+    dist.broadcast_parameters(nets)
+    dist.wrap_optimizers(opts)
     log(f"device: {dev}")
+    if dist.active:
+        log(dist.describe(task.cfg))
     G = nets["G"]
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
 
@@ -127,16 +142,19 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
         ck = ckpt_io.read_checkpoint(resume)
         saved = ck.meta.get("config", {})
         now = run_config_dict(task.name, loop, task.cfg)
-        if saved.get(task.name) != now[task.name] or saved.get("task") != task.name:
+        if main and (saved.get(task.name) != now[task.name] or saved.get("task") != task.name):
             raise UserInputError("the task config differs from the checkpoint's; resume with the saved config",
                                  path=ck.path)
         ckpt_io.restore(ck, nets, opts, G_ema)
-        task.set_state(ck.meta["task_state"])
+        if main:  # the other processes keep the fresh data streams of their own seeds
+            task.set_state(ck.meta["task_state"])
         dev.set_state(ck.meta.get("grad_scaler"))
         start, seconds = ck.iteration, float(ck.meta.get("seconds", 0.0))
-        _trim_metrics(run_dir / "metrics.jsonl", start)
+        if main:
+            _trim_metrics(run_dir / "metrics.jsonl", start)
         log(f"resuming {run_dir} at iteration {start}")
-    save_run_config(run_dir, task.name, loop, task.cfg)
+    if main:
+        save_run_config(run_dir, task.name, loop, task.cfg)
 
     evaluated = {}  # iteration -> the evaluation of G_ema then (what its checkpoint records)
 
@@ -167,8 +185,10 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
     losses_now: dict = {}
     count = 0
     t_log = time.perf_counter()
-    bar = _progress(loop.iterations, start, loop.progress)
-    with open(run_dir / "metrics.jsonl", "a") as metrics, bar:
+    bar = _progress(loop.iterations, start, loop.progress and main)
+    import contextlib
+
+    with (open(run_dir / "metrics.jsonl", "a") if main else contextlib.nullcontext()) as metrics, bar:
         for it in range(start, loop.iterations):
             t0 = time.perf_counter()
             G.train()
@@ -182,33 +202,38 @@ def train(task, loop: LoopConfig, run_dir, resume=None, log=print) -> TrainResul
             bar.update(1)
             row = None
             if done % loop.log_every == 0 or done == loop.iterations:
+                sums = dist.mean(sums)  # every process reaches this at the same iterations
                 now = time.perf_counter()
                 row = {"iteration": done, "seconds": round(seconds, 2), "it_per_s": round(count / max(now - t_log, 1e-9), 3)}
                 row.update({k: round(v / count, 6) for k, v in sums.items()})
                 losses_now = {k: f"{v / count:.3g}" for k, v in list(sums.items())[:3]}
                 bar.set_postfix({**losses_now, **live}, refresh=False)
                 sums, count, t_log = {}, 0, now
-            if done % loop.sample_every == 0 or done == loop.iterations:
+            if main and (done % loop.sample_every == 0 or done == loop.iterations):
                 extra = samples(done)
                 live = {k: f"{v:.4g}" for k, v in extra.items() if isinstance(v, (int, float))}
                 bar.set_postfix({**losses_now, **live}, refresh=True)
                 row = {**(row or {"iteration": done, "seconds": round(seconds, 2)}), **extra}
-            if row is not None:
+            if row is not None and main:
                 if not all(np.isfinite(v) for v in row.values() if isinstance(v, float)):
                     raise FloatingPointError(f"training diverged at iteration {done}: {row}")
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
             out_of_time = loop.max_minutes and seconds >= loop.max_minutes * 60.0
-            if done % loop.checkpoint_every == 0 or done == loop.iterations or out_of_time:
+            if loop.max_minutes and dist.active:  # rank 0's clock decides for all
+                out_of_time = dist.broadcast_object(bool(out_of_time))
+            if main and (done % loop.checkpoint_every == 0 or done == loop.iterations or out_of_time):
                 if out_of_time and done % loop.sample_every and done != loop.iterations:
                     samples(done)
                 last = checkpoint(done)
             if out_of_time:
                 log(f"stopping at iteration {done}: max_minutes={loop.max_minutes} reached")
                 break
-    if last is None:  # nothing left to do (resumed a finished run)
+    dist.barrier()  # rank 0's checkpoint is complete for everyone
+    if last is None:  # nothing left to do (resumed a finished run), or not rank 0
         last = ckpt_io.latest_checkpoint(run_dir)
-    plot_metrics(run_dir / "metrics.jsonl", run_dir / "losses.png")
+    if main:
+        plot_metrics(run_dir / "metrics.jsonl", run_dir / "losses.png")
     done = int(last.stem.split("-")[1])
     log(f"done: {done} iterations, {seconds / 60:.1f} min of training on {dev} -> {last}")
     return TrainResult(run_dir, done, seconds, G_ema, last, dev)

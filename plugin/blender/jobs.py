@@ -60,6 +60,8 @@ class EffectJobSpec:
     name: str = "frame"  # file names: <name>.<0001>.png, numbered from 1
     providers: tuple | None = None  # onnxruntime providers; None = automatic
     tile: int | None = None  # host tile size; None = whole frames
+    engine: str | None = None  # onnxruntime | openvino | auto (runtime/engines.py); None = the default
+    precision: str = "fp32"  # fp32 | fp16 | bf16 | auto
     matte: SourceClip | None = None  # per-pixel weight of the effect (frame k with source frame k); None = none
 
 
@@ -75,6 +77,8 @@ class TextureJobSpec:
     providers: tuple | None = None
     tile: int | None = None
     loop: bool = True  # an animated texture returns to frame 0 after `frames`
+    engine: str | None = None
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class SoundJobSpec:
     loop: bool  # an exact loop of that length: the sample after the last is the first
     path: Path  # the .wav to write, 16-bit at the model's rate (48 kHz); must not exist
     providers: tuple | None = None
+    engine: str | None = None
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,12 @@ def model_names(folder: str = "") -> list:
     return out
 
 
-def _session(model: str, params: dict, providers, tile, **options):
+def _session(model: str, params: dict, providers, tile, engine=None, precision="fp32", **options):
     from ganfx.plugin.session import SessionOptions, open_session
 
     return open_session(model, params, SessionOptions(tile=tile or None, providers=tuple(providers) if providers
-                                                      else None, **options), host_name="blender")
+                                                      else None, engine=engine, precision=precision, **options),
+                        host_name="blender")
 
 
 def read_source(source: SourceClip):
@@ -259,7 +266,7 @@ def _render_sequence(session, frame_range: tuple, frames, count: int, folder: Pa
 def render_effect(spec: EffectJobSpec, job: "Job") -> list:
     """Apply the effect to every source frame; -> the PNG file names written into spec.folder."""
     mattes = None if spec.matte is None else _matte_frames(spec.matte, spec.source)
-    with _session(spec.model, spec.params, spec.providers, spec.tile) as session:
+    with _session(spec.model, spec.params, spec.providers, spec.tile, spec.engine, spec.precision) as session:
         check_kind(session.spec, "effect", spec.model)
         if session.kind != "effect":
             raise UserInputError(f"{session.spec.name} is a texture plugin; use {USE['texture']}", path=spec.model)
@@ -277,7 +284,8 @@ def render_texture(spec: TextureJobSpec, job: "Job"):
     from fractions import Fraction
 
     loop = spec.frames if spec.loop and spec.frames > 1 else None  # frame `frames` equals frame 0: it loops
-    with _session(spec.model, dict(spec.params), spec.providers, spec.tile, size=tuple(spec.size),
+    with _session(spec.model, dict(spec.params), spec.providers, spec.tile, spec.engine, spec.precision,
+                  size=tuple(spec.size),
                   fps=Fraction(spec.fps).limit_denominator(1001), loop_frames=loop) as session:
         check_kind(session.spec, "texture", spec.model)
         if session.kind != "texture":
@@ -304,7 +312,8 @@ def render_sound(spec: SoundJobSpec, job: "Job") -> RenderedSound:
     from ganfx.runtime.sound import loop_samples, write_sound_file
 
     job.check()
-    model = load_model(spec.model, providers=tuple(spec.providers) if spec.providers else None)
+    model = load_model(spec.model, providers=tuple(spec.providers) if spec.providers else None,
+                       engine=spec.engine, precision=spec.precision)
     check_kind(model.spec, "sound", spec.model)
     params = model.spec.coerce_params(dict(spec.params))
     seconds = float(spec.seconds)

@@ -252,7 +252,7 @@ class GANFX_OT_generate_sound(_JobOperator, bpy.types.Operator):
         stem = f"{Path(model).stem}_seed{params.get('seed', 0)}{'_loop' if settings.sound_loop else ''}"
         spec = jobs.SoundJobSpec(model=model, params=params, seconds=sound_seconds(settings, scene),
                                  loop=settings.sound_loop, path=output_folder(settings, stem, ".wav"),
-                                 providers=prefs.host_options()["providers"])
+                                 **{k: v for k, v in prefs.host_options().items() if k != "tile"})
         self._stem = stem
         return jobs.Job(jobs.render_sound, spec)
 

@@ -22,6 +22,18 @@ PROVIDERS = [
     ("coreml", "CoreML", "Apple"),
     ("directml", "DirectML", "Windows GPUs"),
 ]
+ENGINES = [
+    ("onnxruntime", "onnxruntime", "onnxruntime with the execution provider above"),
+    ("openvino", "OpenVINO", "Intel's OpenVINO (pip install ganfx[openvino]): CPU, bf16 where the CPU has it"),
+    ("auto", "Automatic", "the fastest engine measured or probed on this machine"),
+]
+PRECISIONS = [
+    ("fp32", "fp32", "full precision"),
+    ("fp16", "fp16", "GPUs; onnxruntime uses the model's .fp16.onnx variant"),
+    ("bf16", "bf16", "CPUs with native bfloat16 (AVX-512 BF16, AMX), on OpenVINO"),
+    ("auto", "Automatic", "the fastest precision within 2/255 of fp32 (probed once per model and machine)"),
+]
+DEFAULT_ENGINE, DEFAULT_PRECISION = "onnxruntime", "fp32"
 
 
 def preferences(context=None):
@@ -36,6 +48,9 @@ class GanfxPreferences(bpy.types.AddonPreferences):
     models_folder: StringProperty(name="Models folder", subtype="DIR_PATH",
                                   description="folder of .onnx ganfx models, looked up before the built-in places")
     provider: EnumProperty(name="Execution provider", items=PROVIDERS, default="AUTO")
+    engine: EnumProperty(name="Engine", items=ENGINES, default=DEFAULT_ENGINE,
+                         description="what runs the models (the provider above applies to onnxruntime)")
+    precision: EnumProperty(name="Precision", items=PRECISIONS, default=DEFAULT_PRECISION)
     tile_size: IntProperty(name="Tile size", default=0, min=0, soft_max=4096,
                            description="render frames in tiles of this many pixels (0 = whole frames)")
     trainer_python: StringProperty(name="Trainer Python", subtype="FILE_PATH",
@@ -47,14 +62,27 @@ class GanfxPreferences(bpy.types.AddonPreferences):
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "models_folder")
+        col.prop(self, "engine")
         col.prop(self, "provider")
+        col.prop(self, "precision")
         col.prop(self, "tile_size")
         col.prop(self, "trainer_python")
         col.prop(self, "trainer_options")
 
     def host_options(self) -> dict:
-        return {"providers": None if self.provider == "AUTO" else (self.provider,),
-                "tile": self.tile_size or None}
+        return host_options(self.provider, self.tile_size, self.engine, self.precision)
+
+
+def host_options(provider: str, tile_size: int, engine: str = DEFAULT_ENGINE, precision: str = DEFAULT_PRECISION) -> dict:
+    """The preferences as job-spec keywords. The engine and precision are named only when they differ
+    from the defaults (onnxruntime, fp32), so job specs without those fields keep working; with
+    engine "openvino" the provider is not an onnxruntime one and is left to the engine (its CPU)."""
+    out = {"providers": None if provider == "AUTO" or engine == "openvino" else (provider,), "tile": tile_size or None}
+    if engine != DEFAULT_ENGINE:
+        out["engine"] = engine
+    if precision != DEFAULT_PRECISION:
+        out["precision"] = precision
+    return out
 
 
 _CHOICES = {}  # Blender needs the enum item strings kept alive by Python

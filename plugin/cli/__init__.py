@@ -24,11 +24,13 @@ COMMANDS = {
     "info": ("ganfx.plugin.cli.info_cmd", "show a model's contract, parameters and available providers"),
     "render": ("ganfx.plugin.cli.render_cmd", "apply an effect model to a video, an image sequence or an image"),
     "generate": ("ganfx.plugin.cli.generate_cmd", "render a texture model to an image, a sequence or a video"),
+    "concat": ("ganfx.plugin.cli.concat_cmd", "join farm chunks: video segments without re-encoding, wav segments sample for sample"),
     "probe": ("ganfx.plugin.cli.probe_cmd", "print the media properties of a video, sequence or image"),
     "train": ("ganfx.plugin.cli.train_cmd", "train a model (texture from an exemplar; needs ganfx[train])"),
     "export": ("ganfx.plugin.cli.export_cmd", "export a training run to ONNX with the ganfx contract"),
     "plugin": ("ganfx.plugin.cli.plugin_cmd", "list user plugins; pack the Blender extension (build-blender); build the native OpenFX bundle (build-ofx)"),
     "eval": ("ganfx.plugin.cli.eval_cmd", "measure a model against its exemplar and classical baselines"),
+    "bench": ("ganfx.plugin.cli.bench_cmd", "time every engine and precision on this machine; what auto picks"),
 }
 
 
@@ -37,7 +39,7 @@ FLAGS = {
     "frames": "--frames", "range": "--range", "resume": "--resume", "overwrite": "--overwrite",
     "overwrite_or_resume": "--overwrite or --resume", "tile": "--tile",
     "batch": "--batch", "codec": "--codec", "quality": "--crf", "writer": "--writer", "fps": "--fps",
-    "size": "--size", "precision": "--precision", "provider": "--provider", "param": "--param",
+    "size": "--size", "precision": "--precision", "provider": "--provider", "engine": "--engine", "param": "--param",
     "seconds": "--seconds", "platform": "--platform or --no-download",
 }
 

@@ -29,6 +29,16 @@ def add_arguments(parser):
     parser.add_argument("--seconds", type=float, default=2.0, help="length of the looping texture video (default 2)")
     parser.add_argument("--fps", type=int, default=24, help="frame rate of the texture video (default 24)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from ganfx.plugin.cli.render_cmd import add_engine_arguments
+
+    add_engine_arguments(parser)
+
+
+def _engine(args) -> dict:
+    """The engine flags as SessionOptions keywords."""
+    from ganfx.plugin.cli.render_cmd import engine_settings
+
+    return engine_settings(args)
 
 
 def _shipped_textures() -> list:
@@ -81,7 +91,7 @@ def _texture_video(args, out_dir: Path) -> list:
             r, c = divmod(i, cols)
             # frame `frames` would equal frame 0: the video loops
             options = SessionOptions(size=(xs[c + 1] - xs[c], ys[r + 1] - ys[r]), fps=Fraction(args.fps),
-                                     loop_frames=frames)
+                                     loop_frames=frames, **_engine(args))
             sessions.append(open_session(entries[i % len(entries)].path, {"seed": i, "speed": 0.5}, options))
         with open_writer(path, spec) as writer, _bar(args, frames, "textures") as bar:
             for s in sessions:
@@ -113,7 +123,8 @@ def _tileable_still(args, out_dir: Path) -> list:
     entry = next((e for e in entries if e.name == STILL_MODEL), entries[0])
     width, height = STILL_SIZE
     with _bar(args, 1, f"{entry.name} 4K") as bar, \
-            open_session(entry.path, {"seed": 7, "tileable": True}, SessionOptions(size=STILL_SIZE, tile=1024)) as s:
+            open_session(entry.path, {"seed": 7, "tileable": True},
+                         SessionOptions(size=STILL_SIZE, tile=1024, **_engine(args))) as s:
         s.begin((0, 0), output=PixelFormat("uint8", "srgb", 3))
         image = s.process(None, [0])[0]
         bar.update(1)

@@ -30,7 +30,8 @@ def effect_side_by_side(args, out_dir: Path) -> list:
     import numpy as np
     from tqdm import tqdm
 
-    from ganfx.plugin.session import open_session
+    from ganfx.plugin.cli.render_cmd import engine_settings
+    from ganfx.plugin.session import SessionOptions, open_session
     from ganfx.runtime.errors import ModelLoadError
     from ganfx.runtime.frames import PixelFormat
     from ganfx.runtime.io import OutputSpec, open_reader, open_writer
@@ -42,7 +43,8 @@ def effect_side_by_side(args, out_dir: Path) -> list:
         raise ModelLoadError("the demo needs a shipped effect model, and none is installed in this build")
     entry = next((e for e in effects if e.name == EFFECT_MODEL), effects[0])
     path = out_dir / f"{entry.name}-side-by-side.mp4"
-    with open_session(entry.path) as session, open_reader(shipped_clip()) as reader:
+    with open_session(entry.path, None, SessionOptions(**engine_settings(args))) as session, \
+            open_reader(shipped_clip()) as reader:
         p = reader.properties
         spec = OutputSpec(2 * p.width, p.height, frame_rate=p.frame_rate, overwrite=True, quality=18)
         with open_writer(path, spec) as writer, tqdm(total=p.frame_count, desc=entry.name, unit="frame",

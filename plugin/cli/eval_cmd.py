@@ -45,8 +45,22 @@ def add_arguments(parser):
                         help="side-by-side PNG to write (default: <model>-eval.png in the current folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --png picture")
     from ganfx.plugin.cli.eval_effect import add_effect_arguments
+    from ganfx.plugin.cli.render_cmd import add_engine_arguments
 
     add_effect_arguments(parser)
+    add_engine_arguments(parser)
+
+
+def _engine_model(args, path):
+    """The model opened with the engine flags, or None when they are all defaults (the evaluator opens it)."""
+    from ganfx.plugin.cli.render_cmd import engine_settings
+
+    settings = engine_settings(args)
+    if settings == {"providers": None, "precision": "fp32", "engine": None}:
+        return None
+    from ganfx.runtime.model import load_model
+
+    return load_model(path, **settings)
 
 
 def default_png(path) -> Path:
@@ -101,7 +115,7 @@ def _texture(args, path) -> tuple:
     png = check_png(args.png or default_png(path), args.overwrite,
                     inputs={"the exemplar": args.exemplar, "the model": path})
     check_exemplar(args.exemplar)
-    report = evaluate_texture(path, args.exemplar, seeds=args.seeds, png=png)
+    report = evaluate_texture(path, args.exemplar, seeds=args.seeds, png=png, model_obj=_engine_model(args, path))
     return report, format_report(report)
 
 
@@ -117,7 +131,8 @@ def _sound(args, path) -> tuple:
         raise UserInputError(f"--seconds must be positive, got {args.seconds}")
     png = check_png(args.png or default_png(path), args.overwrite,
                     inputs={"the exemplar": args.exemplar, "the model": path})
-    report = evaluate_sound(path, args.exemplar, seeds=args.seeds, seconds=args.seconds, png=png)
+    report = evaluate_sound(path, args.exemplar, seeds=args.seeds, seconds=args.seconds, png=png,
+                            model_obj=_engine_model(args, path))
     return report, format_report(report)
 
 

@@ -38,6 +38,9 @@ def add_arguments(parser):
     sound.add_argument("--channels", type=int, choices=(1, 2), help="1 or 2 (a mono model on both); default the model's")
     sound.add_argument("--gain", type=float, metavar="DB", help="level change in dB (the model parameter gain)")
     add_common_arguments(parser)
+    from ganfx.plugin.cli.plan import add_plan_arguments
+
+    add_plan_arguments(parser)
 
 
 def parse_size(text):
@@ -90,13 +93,16 @@ def _available_memory() -> int | None:
 def run(args) -> int:
     from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import UserInputError
+    from ganfx.plugin.cli import plan
     from ganfx.runtime.pipeline import generate_file, parse_frame_range
 
+    plan.check_flags(args)
     if args.size is None or args.seconds is not None or args.output.lower().endswith((".wav", ".flac")):
         from ganfx.runtime import load_model
 
-        model = load_model(args.model, providers=tuple(args.provider) if args.provider else None,
-                           precision=args.precision)
+        from ganfx.plugin.cli.render_cmd import engine_settings
+
+        model = load_model(args.model, **engine_settings(args))
         if model.spec.kind == "sound":
             from ganfx.plugin.cli.generate_sound import run_sound
 
@@ -107,7 +113,13 @@ def run(args) -> int:
         if args.seconds is not None:
             raise UserInputError(f"--seconds is for sound models; {model.spec.name} is a {model.spec.kind} model")
     size = parse_size(args.size)
+    if args.plan is not None and args.ray is None:
+        return plan.emit(plan.generate_plan(args), args)
     check_size_fits(*size)
+    if args.ray is not None:
+        from ganfx.plugin.cli.ray_render import ray_render
+
+        return ray_render(args, "generate")
     chunk = parse_frame_range(args.chunk, "range") if args.chunk is not None else None
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")

@@ -42,6 +42,14 @@ def run_sound(args, model) -> int:
                              "(give --seconds)")
     if args.seconds is None or not args.seconds > 0:
         raise UserInputError(f"{spec.name} is a sound model: give --seconds (a positive length)")
+    if getattr(args, "plan", None) is not None and getattr(args, "ray", None) is None:
+        from ganfx.plugin.cli import plan
+
+        return plan.emit(plan.sound_plan(args, model), args)
+    if getattr(args, "ray", None) is not None:
+        from ganfx.plugin.cli.ray_render import ray_render
+
+        return ray_render(args, "sound", model=model)
     suffix = Path(args.output).suffix.lower()
     if suffix not in (".wav", ".flac"):
         raise UserInputError(f"a sound renders to .wav or .flac, got {args.output!r} (to put a sound under a "

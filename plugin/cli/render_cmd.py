@@ -19,6 +19,9 @@ def add_arguments(parser):
                              "effect; RGBA: its alpha, otherwise its luma); its frames pair with the input's in order")
     add_common_arguments(parser)
     parser.add_argument("--fps", help="frame rate for a video made from an image sequence (default 24)")
+    from ganfx.plugin.cli.plan import add_plan_arguments
+
+    add_plan_arguments(parser)
 
 
 def add_common_arguments(parser):
@@ -26,9 +29,7 @@ def add_common_arguments(parser):
     parser.add_argument("--tile", type=int, metavar="N", help="run the model on N x N tiles (big frames, less memory)")
     parser.add_argument("--batch", type=int, default=1, metavar="N",
                         help="frames per network call (default 1; more can be faster on a GPU)")
-    parser.add_argument("--provider", action="append", metavar="NAME",
-                        help="onnxruntime execution provider (cuda, tensorrt, cpu, ...); repeat for a fallback list")
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="model precision (default fp32)")
+    add_engine_arguments(parser)
     parser.add_argument("--codec", help="video: h264, h265, prores, prores4444, ffv1, png (opencv: a FourCC); "
                                         "EXR frames: half or float")
     parser.add_argument("--crf", type=int, metavar="Q", help="h264/h265 quality (lower is better; default 18/20)")
@@ -45,6 +46,25 @@ def add_common_arguments(parser):
     parser.add_argument("--sound-seed", type=int, default=0, metavar="S", help="which sound of the family (default 0)")
     parser.add_argument("--keep-audio", action="store_true",
                         help="with --sound: keep the source's audio as its own stream beside the generated one")
+
+
+def add_engine_arguments(parser):
+    """--engine, --provider and --precision: every command that runs a model (runtime/engines.py)."""
+    parser.add_argument("--engine", choices=("auto", "onnxruntime", "openvino"),
+                        help="what runs the model: onnxruntime, openvino (pip install \"ganfx[openvino]\") or auto "
+                             "(the fastest here; see `ganfx bench`); default onnxruntime, chosen for bf16/auto")
+    parser.add_argument("--provider", action="append", metavar="NAME",
+                        help="onnxruntime execution provider (cuda, tensorrt, coreml, directml, cpu); repeat for a "
+                             "fallback list; with --engine openvino the device (cpu, gpu)")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16", "auto"), default="fp32",
+                        help="fp32 (default), fp16 (GPU; onnxruntime uses the model's .fp16.onnx), bf16 (CPUs with "
+                             "native bf16, on openvino), auto (the fastest within 2/255 of fp32, probed once)")
+
+
+def engine_settings(args) -> dict:
+    """The engine flags as load_model / SessionOptions keywords (absent flags: their defaults)."""
+    return {"providers": tuple(args.provider) if getattr(args, "provider", None) else None,
+            "precision": getattr(args, "precision", None) or "fp32", "engine": getattr(args, "engine", None)}
 
 
 def parse_fps(text):
@@ -114,7 +134,7 @@ def sound_track(args):
     name, gain = parse_sound(args.sound)
     if not math.isfinite(gain) or not -60 <= gain <= 24:
         raise UserInputError(f"--sound {args.sound}: the gain must be -60..24 dB")
-    model = load_model(name, providers=tuple(args.provider) if args.provider else None)
+    model = load_model(name, **engine_settings(args))
     if model.spec.kind != "sound":
         raise UserInputError(f"--sound takes a sound model; {model.spec.name} is a{'n' if model.spec.kind == 'effect' else ''} "
                              f"{model.spec.kind} model", path=model.path)
@@ -126,8 +146,7 @@ def sound_track(args):
 def session_options(args, **generator):
     from ganfx.plugin.session import SessionOptions
 
-    return SessionOptions(tile=args.tile, providers=tuple(args.provider) if args.provider else None,
-                          precision=args.precision, **generator)
+    return SessionOptions(tile=args.tile, **engine_settings(args), **generator)
 
 
 def parse_params(items) -> dict:
@@ -160,6 +179,15 @@ def run(args) -> int:
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import parse_frame_range, render_file
 
+    from ganfx.plugin.cli import plan
+
+    plan.check_flags(args)
+    if args.plan is not None and args.ray is None:
+        return plan.emit(plan.render_plan(args), args)
+    if args.ray is not None:
+        from ganfx.plugin.cli.ray_render import ray_render
+
+        return ray_render(args, "render")
     frames = parse_frame_range(args.frames) if args.frames is not None else None
     options = render_options(args, parse_fps(args.fps))
     if args.fps is not None:

@@ -60,6 +60,9 @@ def add_loop_arguments(parser):
     parser.add_argument("--resume", metavar="RUN", help="continue a run folder (or checkpoint) exactly where it stopped")
     parser.add_argument("--dry-run", action="store_true", help="check the data, print the config, write nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the processes torchrun starts (torchrun --nproc-per-node N -m "
+                             "ganfx.trainer TASK ...): gradients averaged, rank 0 writes the run")
     group = parser.add_argument_group("training loop (defaults: ganfx.trainer.config.LoopConfig)")
     for flag, _, typ, help_text in _LOOP_OPTIONS:
         group.add_argument(flag, type=typ, default=None, help=help_text)
@@ -133,13 +136,15 @@ def run_training(args, task_name: str, loop, task_cfg, run_dir=None, table=()) -
     from ganfx.trainer.loop import train
     from ganfx.trainer.tasks import task_entry
 
-    print(describe(loop))
-    print(describe(task_cfg))
+    dist = _distributed(args, loop)
+    say = print if dist.is_main else (lambda *a, **k: None)
+    say(describe(loop))
+    say(describe(task_cfg))
     with flag_errors(table):
         cls = task_entry(task_name).task_class()
         # `--device cuda` without CUDA: one line, nothing written
-        device = TrainingDevice.resolve(loop.device, loop.precision, getattr(cls, "cpu_bf16", False))
-        task = cls(task_cfg)
+        device = TrainingDevice.resolve(dist.device_name(loop.device), loop.precision, getattr(cls, "cpu_bf16", False))
+        task = cls(_rank_config(task_cfg, dist.rank))
     if args.dry_run:
         nets = task.networks()
         sizes = ", ".join(f"{k} {sum(p.numel() for p in v.parameters()) / 1e6:.2f}M params" for k, v in nets.items())
@@ -148,9 +153,39 @@ def run_training(args, task_name: str, loop, task_cfg, run_dir=None, table=()) -
         return 0
     resume = run_dir
     if run_dir is None:
-        run_dir = new_run_dir(args.output, getattr(task_cfg, "model_name", task_name))
-    print(f"run folder: {run_dir}")
-    with flag_errors(table):
-        result = train(task, loop, run_dir, resume=resume)
+        run_dir = new_run_dir(args.output, getattr(task_cfg, "model_name", task_name)) if dist.is_main else None
+        run_dir = dist.broadcast_object(run_dir)
+    say(f"run folder: {run_dir}")
+    try:
+        with flag_errors(table):
+            result = train(task, loop, run_dir, resume=resume, dist=dist, log=say)
+    finally:
+        dist.close()
+    if not dist.is_main:
+        return 0
     print(f"export it with: ganfx export {result.run_dir} -o {getattr(task_cfg, 'model_name', task_name)}.onnx")
     return 0
+
+
+def _distributed(args, loop):
+    """The process group torchrun set up (trainer/distributed.py), or one process."""
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.trainer.distributed import SINGLE, from_environment, launched_by_torchrun
+
+    if not launched_by_torchrun():
+        if getattr(args, "distributed", False):
+            raise UserInputError("--distributed runs under torchrun: torchrun --nproc-per-node N -m ganfx.trainer "
+                                 f"{args.task} ... (one process per GPU or CPU slot)")
+        return SINGLE
+    if args.dry_run:
+        return SINGLE
+    return from_environment(loop.device)
+
+
+def _rank_config(task_cfg, rank: int):
+    """Rank r draws its own data: the task's seed + r (rank 0 keeps the run's config as saved)."""
+    import dataclasses
+
+    if rank == 0 or not hasattr(task_cfg, "seed"):
+        return task_cfg
+    return dataclasses.replace(task_cfg, seed=task_cfg.seed + rank)
