@@ -15,7 +15,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   fi
 fi
 
-extras="cpu,train,dev,openvino"
+extras="cpu,train,dev,openvino,ray"
 # Blender as a Python module (bpy) is built for CPython 3.11 (Blender 4.2-5.0) and 3.13 (5.1 and
 # later); pip takes the newest bpy for this Python, and the Blender test skips on other Pythons.
 # tests/blender_matrix.sh runs that test under each supported Blender release.

@@ -304,7 +304,7 @@ CONTAINERS = {
     ".mov": ("mov", {"h264", "h265", "prores", "prores4444", "png"},
              {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le",
               "pcm_s16be", "pcm_s24be", "pcm_s32be"}),
-    ".mkv": ("matroska", {"h264", "h265", "prores", "prores4444", "png", "ffv1"}, None),  # None: any audio
+    ".mkv": ("matroska", {"h264", "h265", "prores", "prores4444", "ffv1"}, None),  # None: any audio
 }
 DEFAULT_CODEC = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1"}
 
