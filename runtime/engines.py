@@ -48,6 +48,12 @@ ENGINE_ALIASES = {"ort": "onnxruntime", "onnxruntime": "onnxruntime", "ov": "ope
                   "auto": "auto"}
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 PROBE_TOLERANCE = 2 / 255  # of the output's range: what an 8-bit frame may differ by
+SOUND_TOLERANCE = 2 / 65535  # of a sound's range: two 16-bit steps (bf16's 8-bit mantissa hisses at -60 dB)
+
+
+def tolerance_for(spec) -> float:
+    """The largest share of the output range a reduced precision may differ from fp32 by, for this model."""
+    return SOUND_TOLERANCE if getattr(spec, "kind", None) == "sound" else PROBE_TOLERANCE
 CACHE_ENV = "GANFX_CACHE"
 RECORD_VERSION = 1
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CoreMLExecutionProvider",
@@ -440,7 +446,7 @@ def probe(path, spec, engine, reference=None) -> dict:
     ref = (reference or reference_engine(path, spec)).run(x)
     got = engine.run(x.astype(engine.input_dtype)).astype(np.float32)
     diff = output_difference(got, ref, spec)
-    return {"max_diff": diff, "ok": bool(diff <= PROBE_TOLERANCE), "tolerance": PROBE_TOLERANCE,
+    return {"max_diff": diff, "ok": bool(diff <= tolerance_for(spec)), "tolerance": tolerance_for(spec),
             "input": "x".join(str(d) for d in x.shape[2:]), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
@@ -758,7 +764,7 @@ def bench(path, spec, width: int = 1920, height: int = 1080, repeat: int = 3, th
             if c.precision != "fp32":
                 row["probe"] = probe(path, spec, eng, reference)
                 write_record(path, spec, {"probes": {c.key: row["probe"]}}) if keep else None
-            row["ok"] = bool(row["max_diff"] <= PROBE_TOLERANCE and row.get("probe", {"ok": True})["ok"]) \
+            row["ok"] = bool(row["max_diff"] <= tolerance_for(spec) and row.get("probe", {"ok": True})["ok"]) \
                 if c.precision != "fp32" else True
             eng.close()
         except GanfxError as exc:
@@ -816,6 +822,6 @@ def summary(path, spec) -> dict:
                                                                                           predict_auto(path, spec)))}
 
 
-__all__ = ["ENGINES", "PRECISIONS", "PROBE_TOLERANCE", "OrtOptions", "OpenVinoOptions", "EngineChoice", "Engine",
+__all__ = ["ENGINES", "PRECISIONS", "PROBE_TOLERANCE", "SOUND_TOLERANCE", "tolerance_for", "OrtOptions", "OpenVinoOptions", "EngineChoice", "Engine",
            "open_engine", "open_choice", "candidates", "probe", "probe_input", "cache_folder", "read_record",
            "write_record", "native_bf16", "machine", "model_flops", "summary", "settings", "Settings"]

@@ -77,10 +77,11 @@ def sound_card(path, spec, config: dict, report: dict, data: str, notes: str, pn
         f"Statistics distance below phase randomisation: {'yes' if g['stats_beats_phase'] else '**no**'}. "
         f"Copies less than the crop shuffle: {'yes' if g['copies_less_than_shuffle'] else '**no**'}.",
         "",
-        f"Loop ({lp['seconds']:.3f} s, seed 0): the sample after the last equals the first: "
+        f"Loops ({lp['seconds']:.3f} s, one per seed): the sample after the last equals the first: "
         f"{'yes' if lp['next_equals_first'] else 'no'}; at the seam the sample-to-sample jump is "
         f"{lp['jump_ratio']:.2f}x and the high-frequency energy {lp['hf_ratio']:.2f}x the median of 200 other places "
-        "(1 = no click).",
+        "(medians over the seeds; 1 = no click: a loop of noise that wraps its own noise field has no seam, so "
+        "what is left is chance — in a crackling sound the seam may fall on a crackle like any other place).",
         "",
         f"Speed: {report['speed']['realtime']:.0f}x real time ({report['seconds']:g} s rendered in "
         f"{report['speed']['render_seconds']:.2f} s through onnxruntime on this machine's CPU).",
