@@ -1,4 +1,4 @@
-"""ganfx Blender extension: apply effect models to Video Sequencer strips, generate textures.
+"""ganfx Blender extension: apply effect models to Video Sequencer strips, generate textures and sounds.
 
 Installed from the zip `ganfx plugin build-blender` makes (Edit > Preferences > Get Extensions >
 Install from Disk). The work itself (reading, rendering through the ganfx host, writing PNGs)
