@@ -42,13 +42,17 @@ def run(args) -> int:
     print(f"{spec.name} {spec.version} ({spec.kind})  {path}")
     print(f"  {spec.description}")
     print(f"  licence: {spec.license}")
+    sound = spec.kind == "sound"
+    unit = "samples" if sound else "px"
     for role, tensors in (("input", spec.inputs), ("output", spec.outputs)):
         for t in tensors:
-            print(f"  {role}: {t.name} [N,{t.channels},H,W] {t.dtype} range {list(t.range)} {t.colorspace}")
-    print(f"  halo: {spec.halo}px  size multiple: {spec.multiple}")
+            dims = "L" if t.layout == "NCW" else "H,W"
+            rate = f" at {t.rate} Hz" if t.rate else ""
+            print(f"  {role}: {t.name} [N,{t.channels},{dims}] {t.dtype} range {list(t.range)} {t.colorspace}{rate}")
+    print(f"  halo: {spec.halo} {unit}  size multiple: {spec.multiple}")
     if spec.noise:
         n = spec.noise
-        print(f"  noise: {n.channels} channels, {n.stride} px per cell, halo {n.halo} cells")
+        print(f"  noise: {n.channels} channels, {n.stride} {unit} per cell, halo {n.halo} cells")
     print("  parameters:")
     for p in spec.params:
         rng = "" if p.min is None and p.max is None else f" [{p.min}, {p.max}]"
