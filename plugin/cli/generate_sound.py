@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 
 SAMPLE_FORMATS = {"16": "s16", "24": "s24", "float": "f32"}
+BYTES = {"s16": 2, "s24": 3, "f32": 4}
+MAX_SECONDS = 24 * 3600  # a day of sound in one file; longer beds are farm chunks (--range)
+WAV_LIMIT = 2**32 - 1 - 1024  # a RIFF size field is 32 bits
 
 
 def parse_seconds_range(text: str, total: float) -> tuple:
@@ -40,8 +43,13 @@ def run_sound(args, model) -> int:
     if args.size or args.frames != 1 or args.tileable:
         raise UserInputError(f"{spec.name} is a sound model: --size, --frames and --tileable are for textures "
                              "(give --seconds)")
-    if args.seconds is None or not args.seconds > 0:
+    import math
+
+    if args.seconds is None or not args.seconds > 0 or not math.isfinite(args.seconds):
         raise UserInputError(f"{spec.name} is a sound model: give --seconds (a positive length)")
+    if args.seconds > MAX_SECONDS:
+        raise UserInputError(f"--seconds {args.seconds:g} is more than a day ({MAX_SECONDS} s); render longer beds "
+                             "as chunks with --range")
     if getattr(args, "plan", None) is not None and getattr(args, "ray", None) is None:
         from ganfx.plugin.cli import plan
 
@@ -68,7 +76,16 @@ def run_sound(args, model) -> int:
     if args.chunk is not None:
         a, b = parse_seconds_range(args.chunk, total / rate)
         first, count = int(round(a * rate)), int(round(b * rate)) - int(round(a * rate))
+    channels = args.channels or spec.output.channels
+    if suffix == ".wav" and count * channels * BYTES[fmt] > WAV_LIMIT:
+        label = "float" if fmt == "f32" else f"{args.sample_format}-bit"
+        raise UserInputError(f"{count / rate:.0f} s of {channels}-channel {label} audio is more than a "
+                             "WAV file holds (4 GiB); write .flac, fewer seconds, or chunks with --range",
+                             path=args.output)
     renderer = model.sound_renderer(seed=int(params["seed"]), loop=loop)
+    from ganfx.plugin.cli.render_cmd import stop_on_sigterm
+
+    stop_on_sigterm()  # a farm's SIGTERM stops the render like Ctrl-C: the partial file is removed
     bar = None
     if not args.quiet and args.progress == "bar":
         from tqdm import tqdm

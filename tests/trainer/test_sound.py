@@ -161,6 +161,9 @@ def test_generate_loop_file_wraps(sound_model, tmp_path):
     (["--seconds", "1", "--sample-format", "12"], "--sample-format takes 16, 24 or float"),
     (["--seconds", "2", "--range", "1-3"], "START < END <= --seconds"),
     (["--seconds", "1", "--param", "gain=99"], "above the maximum"),
+    (["--seconds", "inf"], "give --seconds"),
+    (["--seconds", "100000"], "more than a day"),
+    (["--seconds", "50000"], "more than a WAV file holds"),
 ])
 def test_generate_sound_bad_input_is_one_line(sound_model, tmp_path, extra, words):
     r = ganfx("generate", sound_model[0], "-o", tmp_path / "x.wav", *extra, check=False)
