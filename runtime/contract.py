@@ -170,6 +170,11 @@ class ModelSpec:
         return self.outputs[0]
 
     @property
+    def what(self) -> str:
+        """"an effect model", "a texture model", "a sound model" (for messages)."""
+        return f"{'an' if self.kind == 'effect' else 'a'} {self.kind} model"
+
+    @property
     def rate(self) -> int | None:
         """Samples per second of a sound model's output (None for images)."""
         return self.output.rate

@@ -36,6 +36,7 @@ log = logging.getLogger("ganfx")
 USER_MODELS_ENV = "GANFX_MODELS"
 DEFAULT_MAX_PIXELS = 2048 * 2048  # larger frames are tiled automatically
 DEFAULT_TILE = 1024
+_METHODS = {"effect": "apply()", "texture": "generate()", "sound": "sound()"}  # what renders each kind
 
 
 def model_folders() -> list:
@@ -185,6 +186,11 @@ class Model:
         out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return out.astype(np.float32, copy=False)
 
+    def _require(self, kind: str) -> None:
+        """UserInputError naming the method that does suit this model's kind."""
+        if self.spec.kind != kind:
+            raise UserInputError(f"{self.spec.name} is {self.spec.what}; use {_METHODS[self.spec.kind]}")
+
     # -- effects ------------------------------------------------------------------------
     def apply(self, frames, strength: float = 1.0, tile: int | None = None, feather: int = 0,
               colorspace: str = "srgb", max_pixels: int = DEFAULT_MAX_PIXELS, dtype=None,
@@ -199,9 +205,7 @@ class Model:
 
             out = fx.apply(frame, strength=0.8, matte=alpha_of_the_roto)   # [H,W,C] + [H,W] -> [H,W,C]
         """
-        if self.spec.kind != "effect":
-            use = "generate()" if self.spec.kind == "texture" else "sound()"
-            raise UserInputError(f"{self.spec.name} is a {self.spec.kind} model; use {use}")
+        self._require("effect")
         single = np.asarray(frames).ndim in (2, 3)
         batch = F.as_batch(frames)
         n, h, w, c = batch.shape
@@ -295,10 +299,7 @@ class Model:
         (height, width) — sizes must then be multiples of the noise stride. `tile` (pixels)
         renders window by window; the result is identical.
         """
-        if self.spec.kind != "texture":
-            use = "apply()" if self.spec.kind == "effect" else "sound()"
-            raise UserInputError(f"{self.spec.name} is a{'n' if self.spec.kind == 'effect' else ''} "
-                                 f"{self.spec.kind} model; use {use}")
+        self._require("texture")
         times = [float(x) for x in np.atleast_1d(np.asarray(t, dtype=np.float64))]
         single = np.ndim(t) == 0
         width, height = int(width), int(height)
@@ -348,10 +349,7 @@ class Model:
         """A SoundRenderer (runtime/sound.py) for one seed and loop length in samples."""
         from .sound import SoundRenderer
 
-        if self.spec.kind != "sound":
-            use = "apply()" if self.spec.kind == "effect" else "generate()"
-            raise UserInputError(f"{self.spec.name} is a{'n' if self.spec.kind == 'effect' else ''} "
-                                 f"{self.spec.kind} model; use {use}")
+        self._require("sound")
         return SoundRenderer(self, seed=seed, loop=loop)
 
     def sound(self, count: int, first: int = 0, seed: int = 0, loop: int | None = None,

@@ -56,8 +56,7 @@ def evaluate_sound(model, exemplar, seeds: int = 3, seconds: float = 10.0, png=N
         raise UserInputError(f"seconds must be positive, got {seconds}")
     m = model_obj or load_model(model)
     if m.spec.kind != "sound":
-        raise UserInputError(f"{m.spec.name} is a{'n' if m.spec.kind == 'effect' else ''} {m.spec.kind} model, "
-                             "not a sound", path=m.path)
+        raise UserInputError(f"{m.spec.name} is {m.spec.what}, not a sound", path=m.path)
     rate = m.spec.rate
     ex = load_exemplar_sound(exemplar, rate)
     if len(ex) < rate:

@@ -108,8 +108,7 @@ def run(args) -> int:
 
             return run_sound(args, model)
         if args.size is None:
-            raise UserInputError(f"{model.spec.name} is a{'n' if model.spec.kind == 'effect' else ''} "
-                                 f"{model.spec.kind} model: give --size WxH")
+            raise UserInputError(f"{model.spec.name} is {model.spec.what}: give --size WxH")
         if args.seconds is not None:
             raise UserInputError(f"--seconds is for sound models; {model.spec.name} is a {model.spec.kind} model")
     size = parse_size(args.size)

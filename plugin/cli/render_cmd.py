@@ -136,8 +136,8 @@ def sound_track(args):
         raise UserInputError(f"--sound {args.sound}: the gain must be -60..24 dB")
     model = load_model(name, **engine_settings(args))
     if model.spec.kind != "sound":
-        raise UserInputError(f"--sound takes a sound model; {model.spec.name} is a{'n' if model.spec.kind == 'effect' else ''} "
-                             f"{model.spec.kind} model", path=model.path)
+        raise UserInputError(f"--sound takes a sound model; {model.spec.name} is {model.spec.what}",
+                             path=model.path)
     renderer = model.sound_renderer(seed=args.sound_seed)
     return SoundTrack(render=renderer.render, rate=model.spec.rate, channels=renderer.channels, gain_db=gain,
                       keep_source=bool(args.keep_audio))
