@@ -5,7 +5,6 @@ OpenCV, no matplotlib needed).
     plot_metrics("runs/00003-brick/metrics.jsonl", "runs/00003-brick/losses.png")
     points = quality_curve("runs/00004-watercolor/metrics.jsonl")  # [(training minutes, held-out PSNR)]
     plot_quality_curve(points, "watercolor-time-to-quality.png")
-    pic = spectrogram_image(samples, 48000)                        # [256,W,3] uint8, W = 100 px per second
 
 PNGs are written by the one PNG writer, ganfx.runtime.io.images.write_png.
 """
@@ -45,28 +44,6 @@ def image_row(images: list, gap: int = 4, height: int | None = None) -> np.ndarr
         tiles.append(im)
         tiles.append(np.full((height, gap, 3), 255, np.uint8))
     return np.concatenate(tiles[:-1], axis=1)
-
-
-def spectrogram_image(x: np.ndarray, rate: int, height: int = 256, px_per_second: int = 100,
-                      top_db: float = 80.0, n_fft: int = 1024) -> np.ndarray:
-    """Log-magnitude spectrogram, low frequencies at the bottom, 0 dB = full scale. # [n] -> [height,W,3] uint8
-
-    Frequency runs linearly from 0 to rate/2; the colour scale covers `top_db` decibels below full
-    scale (the same for every picture, so pictures compare)."""
-    import cv2
-
-    x = np.asarray(x, np.float32).reshape(-1)
-    hop = max(1, rate // px_per_second)
-    frames = max(1, (len(x) - n_fft) // hop + 1)
-    if len(x) < n_fft:
-        x = np.pad(x, (0, n_fft - len(x)))
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    win = np.hanning(n_fft).astype(np.float32)
-    spec = np.abs(np.fft.rfft(x[idx] * win, axis=1)) / (win.sum() / 2)  # full-scale sine = 1
-    db = 20 * np.log10(spec.T + 1e-10)  # [bins, frames]
-    unit = np.clip((db + top_db) / top_db, 0.0, 1.0)[::-1]
-    img = cv2.resize((unit * 255).astype(np.uint8), (frames, height), interpolation=cv2.INTER_AREA)
-    return cv2.applyColorMap(img, cv2.COLORMAP_MAGMA)[..., ::-1].copy()  # BGR -> RGB
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

@@ -48,7 +48,8 @@ def evaluate_sound(model, exemplar, seeds: int = 3, seconds: float = 10.0, png=N
     from ganfx.runtime.sound import loop_samples
 
     from .sound_baselines import crop_shuffle, phase_randomised
-    from .sound_metrics import copy_share, seam_click, spectrogram_png, spectrum_distance, statistics_distance
+    from .sound_metrics import (copy_share, seam_click, spectrogram_png, spectrum_distance, statistics_distance,
+                                texture_statistics)
 
     if seeds < 1:
         raise UserInputError(f"seeds must be >= 1, got {seeds}")
@@ -63,6 +64,7 @@ def evaluate_sound(model, exemplar, seeds: int = 3, seconds: float = 10.0, png=N
         raise UserInputError(f"the exemplar is {len(ex) / rate:.2f} s long; measuring needs at least 1 s",
                              path=exemplar)
     n = int(round(seconds * rate))
+    ex_stats = texture_statistics(ex, rate)  # the exemplar's side of every statistics distance, once
     render_times = []
 
     def ganfx(seed):
@@ -83,7 +85,7 @@ def evaluate_sound(model, exemplar, seeds: int = 3, seconds: float = 10.0, png=N
             y = np.asarray(makers[meth](seed), np.float32).reshape(-1)
             if seed == 0:
                 first[meth] = y
-            per["stats"][meth].append(float(statistics_distance(y, ex, rate)))
+            per["stats"][meth].append(float(statistics_distance(y, ex, rate, stats_b=ex_stats)))
             per["spectrum"][meth].append(float(spectrum_distance(y, ex, rate)))
             per["copy"][meth].append(float(copy_share(y, ex, rate)))
     mean = {k: {meth: float(np.mean(v)) for meth, v in d.items()} for k, d in per.items()}

@@ -416,18 +416,23 @@ def _nice_step(span: float, ticks: int = 5) -> float:
     return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
 
 
-def spectrogram_png(path, items: list, rate: int, seconds: float | None = None, width: int = 1000,
-                    panel_height: int = 170, top_db: float = 80.0, max_hz: float | None = None) -> Path:
-    """One PNG: a log-magnitude spectrogram per (label, signal), stacked, on one colour scale.
+def spectrogram_png(path, items: list, rate: int, **options) -> Path:
+    """spectrogram_picture(items, rate, **options) written as a PNG by runtime.io.images.write_png."""
+    from ganfx.runtime.io.images import write_png
+
+    return write_png(path, spectrogram_picture(items, rate, **options))
+
+
+def spectrogram_picture(items: list, rate: int, seconds: float | None = None, width: int = 1000,
+                        panel_height: int = 170, top_db: float = 80.0, max_hz: float | None = None) -> np.ndarray:
+    """A log-magnitude spectrogram per (label, signal), stacked, on one colour scale. # -> [H,width,3] uint8 RGB
 
     Frequency linear from 0 to `max_hz` (rate / 2; kHz ticks on the left), time in seconds on a common
     axis (`seconds`, or the longest item: shorter items end early), magma colours from the
     loudest value of all items down `top_db` (80 dB); FFT of about 20 ms (Hann, 75% overlap),
-    power averaged into each pixel column. Written by runtime.io.images.write_png.
+    power averaged into each pixel column.
     """
     import cv2
-
-    from ganfx.runtime.io.images import write_png
 
     fft = _fft()
     signals = [(str(label), mono(x)) for label, x in items]
@@ -487,4 +492,4 @@ def spectrogram_png(path, items: list, rate: int, seconds: float | None = None, 
     canvas[by:by + 8, bx:bx + bar_w] = bar
     cv2.putText(canvas, f"-{top_db:g} dB", (bx - 52, by + 8), font, 0.38, grey, 1, cv2.LINE_AA)
     cv2.putText(canvas, "0 dB", (bx + bar_w - 28, by + 22), font, 0.38, grey, 1, cv2.LINE_AA)
-    return write_png(path, canvas)
+    return canvas

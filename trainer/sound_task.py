@@ -37,6 +37,7 @@ from ganfx.runtime.noise import NoiseField
 
 from .config import ConfigError
 from .device import CPU, TrainingDevice
+from .sound_eval import load_exemplar_sound
 from .sound_nets import SoundGenerator, SpectrogramDiscriminator, measure_halo_cells
 
 RATE = 48000  # every sound model renders 48 kHz
@@ -94,14 +95,6 @@ class SoundConfig:
     @property
     def model_name(self) -> str:
         return self.name or Path(str(self.exemplar)).stem
-
-
-def load_sound(path) -> np.ndarray:
-    """An exemplar at 48 kHz mono. # -> [n] float32 -1..1"""
-    from ganfx.runtime.io.audiofile import read_audio
-
-    samples, _ = read_audio(path, rate=RATE, channels=1)
-    return np.ascontiguousarray(samples[0], dtype=np.float32)
 
 
 def noise_span(G: SoundGenerator, first_cell: int, cells: int, seed: int, period: int | None = None) -> torch.Tensor:
@@ -212,7 +205,7 @@ class SoundTask:
 
     def __init__(self, cfg: SoundConfig):
         self.cfg = cfg.check()
-        self.exemplar = load_sound(cfg.exemplar)
+        self.exemplar = load_exemplar_sound(cfg.exemplar, RATE)
         from ganfx.runtime.errors import UserInputError
 
         if len(self.exemplar) < cfg.crop:
@@ -236,6 +229,7 @@ class SoundTask:
                 crops = torch.from_numpy(self.exemplar[: n * cfg.crop].reshape(n, 1, cfg.crop))
                 self.real_stats = envelope_statistics(crops, self.stats_pool)
         self._halo = None
+        self._exemplar_stats = None
 
     @staticmethod
     def generator(cfg: SoundConfig) -> SoundGenerator:
@@ -320,21 +314,22 @@ class SoundTask:
 
     def sample_grid(self, G) -> np.ndarray:
         """Spectrograms, 4 s each: the exemplar's start, then seeds 0 and 1 of the generator. # -> [H,W,3] uint8"""
-        from .plots import label, spectrogram_image
+        from .sound_metrics import spectrogram_picture
 
         n = min(len(self.exemplar), 4 * RATE)
-        rows = [label(spectrogram_image(self.exemplar[:n], RATE), "exemplar")]
-        for seed in (0, 1):
-            rows.append(label(spectrogram_image(render(G, n, seed, self.halo_cells(G)), RATE), f"ganfx seed {seed}"))
-        return np.concatenate(rows, axis=0)
+        items = [("exemplar", self.exemplar[:n])]
+        items += [(f"ganfx seed {seed}", render(G, n, seed, self.halo_cells(G))) for seed in (0, 1)]
+        return spectrogram_picture(items, RATE)
 
     def evaluate(self, G) -> dict:
         """The sound-texture statistics distance (trainer/sound_metrics.py) of a render against the exemplar."""
-        from .sound_metrics import statistics_distance
+        from .sound_metrics import statistics_distance, texture_statistics
 
+        if self._exemplar_stats is None:  # the exemplar's side, once per run
+            self._exemplar_stats = texture_statistics(self.exemplar, RATE)
         n = int(self.cfg.eval_seconds * RATE)
         y = render(G, n, 0, self.halo_cells(G))
-        return {"stats": round(float(statistics_distance(y, self.exemplar, RATE)), 4)}
+        return {"stats": round(float(statistics_distance(y, self.exemplar, RATE, stats_b=self._exemplar_stats)), 4)}
 
     def training_summary(self) -> dict:
         import hashlib
