@@ -7,7 +7,9 @@ A chunk of a video render (`ganfx render ... --frames A-B -o out.part0001.mp4`) 
 file of its own: a fresh encoder, so its first frame is a keyframe (IDR) and no frame of it
 refers to another segment (GOP-closed). Joining copies every packet as it is, shifted in
 time by the segments before it, so each frame decodes to exactly the pixels its segment
-holds; with a lossless or intra codec (ffv1, png, prores) that is the single render's frame.
+holds; with a lossless or intra codec (ffv1, png, prores) that is the single render's frame,
+and with h264/h265 chunks in fixed closed GOPs (`--gop`, which `--plan` sets) it is the frame
+of the single render made with the same `--gop`.
 The source's audio is laid back from the source (`audio_from`, copied packet for packet as a
 single render copies it), and a generated sound (`sound`, an io.base.SoundTrack) is rendered
 once over the joined duration: it is a pure function of sample position, so it equals the

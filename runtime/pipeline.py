@@ -297,6 +297,7 @@ class RenderOptions:
     progress: str = "bar"  # "bar" | "json" | "quiet"
     fps: Fraction | None = None  # rate of outputs whose source has none (sequences, generators)
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
+    gop: int | None = None  # h264/h265: closed GOPs of this many frames (OutputSpec.gop)
     sound: object = None  # a generated sound (io.base.SoundTrack) under a video output; its start is set per range
 
 
@@ -448,7 +449,7 @@ def render_file(input_path, output_path, processor, frames: tuple | None = None,
             audio_from=p.path if p.audio else None, trim=trim, constant_rate=not p.variable_frame_rate,
             pixel_aspect=p.pixel_aspect, timecode=p.timecode,
             overwrite=options.overwrite, resume=options.resume,
-            frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
+            frame_numbers=tuple(range(first, last + 1)), quality=options.quality, gop=options.gop,
             sound=_sound_for(options, output_path, first - p.first_frame, p.frame_rate or options.fps or Fraction(24)),
         )
         writer = open_writer(output_path, spec, options.writer)
@@ -479,7 +480,7 @@ def generate_file(output_path, processor, count: int, size: tuple,
                              about="resume")
     spec = OutputSpec(int(size[0]), int(size[1]), frame_rate=options.fps or Fraction(24), codec=options.codec,
                       bit_depth=8, overwrite=options.overwrite, resume=options.resume,
-                      frame_numbers=tuple(range(first, last + 1)), quality=options.quality,
+                      frame_numbers=tuple(range(first, last + 1)), quality=options.quality, gop=options.gop,
                       sound=_sound_for(options, output_path, first, options.fps or Fraction(24)))
     writer = open_writer(output_path, spec, options.writer)
     numbers = [n for n in range(first, last + 1) if n not in writer.done_frames]

@@ -38,7 +38,7 @@ COMMANDS = {
 FLAGS = {
     "frames": "--frames", "range": "--range", "resume": "--resume", "overwrite": "--overwrite",
     "overwrite_or_resume": "--overwrite or --resume", "tile": "--tile",
-    "batch": "--batch", "codec": "--codec", "quality": "--crf", "writer": "--writer", "fps": "--fps",
+    "batch": "--batch", "codec": "--codec", "quality": "--crf", "gop": "--gop", "writer": "--writer", "fps": "--fps",
     "size": "--size", "precision": "--precision", "provider": "--provider", "engine": "--engine", "param": "--param",
     "seconds": "--seconds", "platform": "--platform or --no-download",
 }

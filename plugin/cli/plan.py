@@ -8,7 +8,10 @@
 Each line is a complete command for Deadline, OpenCue, Tractor or a shell loop (`--json`
 prints the same plan as JSON, `--json FILE` also writes it to FILE). Chunks of an image
 sequence write their own frames (no join); chunks of a video write segments NAME.partNNNN.EXT
-joined without re-encoding by `ganfx concat`; chunks of a sound (CHUNK in seconds) write wav
+joined without re-encoding by `ganfx concat`. An h264/h265 chunk is encoded in closed GOPs of
+a fixed length at a constant quantiser (`--gop`, the chunk size unless given; it must divide the
+chunk size), so the join is frame for frame the single render made with the same `--gop`;
+chunks of a sound (CHUNK in seconds) write wav
 segments joined sample for sample by `ganfx concat`. A generated sound under a video
 (`--sound`) is left out of the chunks and rendered once by the join.
 
@@ -181,6 +184,7 @@ def _frame_plan(args, command, range_dest, first, last, size, rate, join_extra, 
     if not sequence and not video:
         raise UserInputError("--plan needs an image-sequence (shot.####.exr) or video output; a single image is "
                              "one job", path=args.output)
+    gop = _plan_gop(args, output, size) if video else None
     chunks = []
     for i, (a, b) in enumerate(chunk_ranges(first, last, size), 1):
         replace = {range_dest: f"{a}-{b}"}
@@ -188,6 +192,8 @@ def _frame_plan(args, command, range_dest, first, last, size, rate, join_extra, 
         if video:
             replace["output"] = segment_name(output, i)
             drop = SOUND_FLAGS  # the join renders the sound once, over the whole duration
+            if gop is not None:
+                replace["gop"] = gop
         argv = rebuild_argv(args, command, replace, drop)
         chunks.append({"index": i, "first": a, "last": b, "frames": b - a + 1,
                        "output": replace.get("output", output), "argv": argv})
@@ -204,7 +210,26 @@ def _frame_plan(args, command, range_dest, first, last, size, rate, join_extra, 
             argv.append("--overwrite")
         join = {"argv": argv}
     return {"version": 1, "command": command, "kind": "video" if video else "sequence", "output": output,
-            "first": first, "last": last, "frame_rate": str(rate), "chunk": size, "chunks": chunks, "join": join}
+            "first": first, "last": last, "frame_rate": str(rate), "chunk": size, "gop": gop, "chunks": chunks,
+            "join": join}
+
+
+def _plan_gop(args, output, size: int):
+    """The GOP length of h264/h265 chunks (--gop, else the chunk size); None for intra codecs."""
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.io.pyav import GOP_CODECS, check_gop, pick_codec
+
+    if getattr(args, "writer", None) == "opencv":
+        return args.gop
+    name, _ = pick_codec(Path(output), args.codec, False, 8)
+    check_gop(name, args.gop, output)
+    if name not in GOP_CODECS:
+        return None
+    gop = args.gop or size
+    if size % gop:
+        raise UserInputError(f"chunks of {size} frames are not whole GOPs of {gop}; give a --plan chunk that "
+                             f"{gop} divides", about="gop")
+    return gop
 
 
 def sound_plan(args, model) -> dict:

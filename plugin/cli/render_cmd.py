@@ -33,6 +33,10 @@ def add_common_arguments(parser):
     parser.add_argument("--codec", help="video: h264, h265, prores, prores4444, ffv1, png (opencv: a FourCC); "
                                         "EXR frames: half or float")
     parser.add_argument("--crf", type=int, metavar="Q", help="h264/h265 quality (lower is better; default 18/20)")
+    parser.add_argument("--gop", type=int, metavar="N",
+                        help="h264/h265: a closed GOP every N frames at a constant quantiser (the --crf value), so "
+                             "each GOP depends on its own frames only: chunks of whole GOPs join to exactly this "
+                             "render (--plan sets it to the chunk size)")
     parser.add_argument("--writer", choices=("pyav", "opencv"), help="video writer (default pyav)")
     parser.add_argument("--param", action="append", metavar="NAME=VALUE", help="model parameter; repeatable")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -100,7 +104,7 @@ def render_options(args, fps=None):
         raise UserInputError("--overwrite and --resume contradict each other; pass one")
     return RenderOptions(batch=batch, codec=args.codec, writer=args.writer, overwrite=args.overwrite,
                          resume=args.resume, progress="quiet" if args.quiet else args.progress, fps=fps,
-                         quality=args.crf, sound=sound_track(args))
+                         quality=args.crf, gop=args.gop, sound=sound_track(args))
 
 
 def parse_sound(text: str) -> tuple:

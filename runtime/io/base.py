@@ -144,6 +144,7 @@ class OutputSpec:
     resume: bool = False  # sequences: keep existing frames and skip them
     frame_numbers: tuple = ()  # sequences: the numbers that will be written (for overwrite checks)
     quality: int | None = None  # CRF for h264/h265, quality for JPEG
+    gop: int | None = None  # h264/h265: a closed GOP every `gop` frames at a constant quantiser (io/pyav.py)
     sound: SoundTrack | None = None  # a generated sound track to encode with the video (PyAV writer)
 
 

@@ -41,6 +41,9 @@ class OpenCVWriter(Writer):
         if len(fourcc) != 4:
             raise UserInputError(f"the opencv writer takes a four-letter FourCC as its codec (e.g. mp4v, MJPG), "
                                  f"got {fourcc!r}", path=self.path, about="codec")
+        if spec.gop is not None:
+            raise UserInputError("the opencv writer has no GOP setting; the pyav writer has (h264, h265)",
+                                 path=self.path, about="gop")
         if spec.quality is not None:
             raise UserInputError("the opencv writer has no quality setting; the pyav writer has (h264, h265)",
                                  path=self.path, about="quality")

@@ -345,6 +345,44 @@ def check_quality(name: str, codec: VideoCodec, quality, path) -> None:
                              about="quality")
 
 
+GOP_CODECS = {"h264": "x264-params", "h265": "x265-params"}  # codec -> the encoder's private options
+
+
+def check_gop(name: str, gop, path) -> None:
+    """--gop is for the inter-frame codecs, at least one frame; the intra ones have no GOP to set."""
+    if gop is None:
+        return
+    if name not in GOP_CODECS:
+        raise UserInputError(f"{name} codes every frame on its own; a GOP length (--gop) is for h264 and h265",
+                             path=path, about="gop")
+    if gop < 1:
+        raise UserInputError(f"the GOP length must be at least 1 frame, got {gop}", path=path, about="gop")
+
+
+def encoder_options(name: str, codec: VideoCodec, quality, gop) -> dict:
+    """The encoder's options: the codec's own, then CRF; or, with a GOP length, closed GOPs at a constant QP.
+
+    A fixed closed GOP (keyframe every `gop` frames, no scene cuts, no open GOPs) at a constant
+    quantiser leaves the encoder no state across GOPs: no rate control history and no macroblock
+    tree looking into the next GOP. So a GOP encodes to the same bits whichever file it is in,
+    and farm chunks of whole GOPs join (runtime/concat.py) to exactly the single render.
+    """
+    options = dict(codec.options)
+    q = quality if quality is not None else codec.crf
+    if gop is None:
+        if q is not None:
+            options["crf"] = str(q)
+        return options
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0"
+    key = GOP_CODECS[name]
+    if name == "h265":  # x265 takes its quantiser among its own parameters
+        params += f":qp={q}"
+    else:
+        options["qp"] = str(q)
+    options[key] = f"{options[key]}:{params}" if key in options else params
+    return options
+
+
 # The generated sound's codec (OutputSpec.sound) by container: AAC where PCM cannot go, 24-bit PCM elsewhere.
 SOUND_CODECS = {".mp4": "aac", ".m4v": "aac", ".mov": "pcm_s24le", ".mkv": "pcm_s24le"}
 
@@ -369,6 +407,7 @@ class PyAVWriter(Writer):
         self.path, self.spec = Path(path), spec
         self.codec_name, self.codec = pick_codec(self.path, spec.codec, spec.alpha, spec.bit_depth)
         check_quality(self.codec_name, self.codec, spec.quality, self.path)
+        check_gop(self.codec_name, spec.gop, self.path)
         if self.path.parent.exists():  # a folder or a pipe at the name, or a file without overwrite: refused now
             check_target(self.path, spec.overwrite)
         self._made = prepare_folder(self.path)
@@ -423,11 +462,7 @@ class PyAVWriter(Writer):
         self._tb = spec.time_base if spec.time_base and not self._retime else 1 / Fraction(spec.frame_rate)
         stream.codec_context.time_base = self._tb
         stream.time_base = self._tb
-        options = dict(codec.options)
-        crf = spec.quality if spec.quality is not None else codec.crf
-        if crf is not None:
-            options["crf"] = str(crf)
-        stream.codec_context.options = options
+        stream.codec_context.options = encoder_options(self.codec_name, codec, spec.quality, spec.gop)
         stream.codec_context.thread_count = 0  # 0 = as many as the encoder wants
         if spec.pixel_aspect != 1:  # in the bitstream (h264 VUI) and in the container (display size)
             stream.codec_context.sample_aspect_ratio = Fraction(spec.pixel_aspect)

@@ -171,6 +171,9 @@ class SequenceWriter(Writer):
         elif spec.codec:
             raise UserInputError(f"a codec applies to videos and EXR frames (half|float), not to {ext} frames",
                                  path=self.path, about="codec")
+        if spec.gop is not None:
+            raise UserInputError("the frames of a sequence are files of their own; a GOP length (--gop) is for "
+                                 "h264/h265 videos", path=self.path, about="gop")
         if spec.quality is not None:
             lo, hi = JPEG_QUALITY
             if ext not in (".jpg", ".jpeg"):

@@ -123,6 +123,43 @@ def test_h264_segments_start_with_a_keyframe_and_join_without_reencoding(tmp_pat
         assert probe_video(out) == probe_video(single)
 
 
+
+@pytest.mark.parametrize("codec", ["h264", "h265"])
+def test_h26x_chunks_joined_equal_the_single_render_with_the_same_gop(tmp_path, capsys, codec):
+    """--plan puts h264/h265 chunks in closed GOPs at a constant quantiser: the join decodes to
+    exactly the pixels of `ganfx render ... --gop CHUNK`, frame for frame."""
+    clip = make_clip(tmp_path / "plate.mp4", frames=20, width=96, height=64)
+    out = tmp_path / "out.mp4"
+    lines = run_plan(capsys, "render", "testfx", clip, "-o", out, "--codec", codec, "--plan", 6)
+    assert all("--gop 6" in line for line in lines[:-1]) and "--gop" not in lines[-1]
+    single = tmp_path / "single.mp4"
+    assert cli(capsys, "render", "testfx", clip, "-o", single, "--codec", codec, "--gop", 6, "--quiet")[0] == 0
+    a, b = decoded(out), decoded(single)
+    assert len(a) == len(b) == 20
+    assert [pa for pa, _ in a] == [pb for pb, _ in b]
+    assert all(np.array_equal(ia, ib) for (_, ia), (_, ib) in zip(a, b))
+    with av.open(str(single)) as c:  # a keyframe exactly every 6 frames, so any chunk of 6 starts one
+        keys = [p.is_keyframe for p in c.demux(video=0) if p.size]
+    assert [i for i, k in enumerate(keys) if k] == [0, 6, 12, 18]
+    if probe_video(out) is not None:
+        assert probe_video(out) == probe_video(single)
+
+
+def test_gop_must_divide_the_chunk_and_suit_the_codec(tmp_path, capsys):
+    clip = make_clip(tmp_path / "plate.mp4", frames=8)
+    rc, out, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "o.mp4", "--plan", 6, "--gop", 4)
+    assert rc == 1 and "not whole GOPs of 4" in err and "--gop" in err and out == ""
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "o.mkv", "--codec", "ffv1", "--gop", 4)
+    assert rc == 1 and "o.mkv" in err and "ffv1 codes every frame on its own" in err
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "f.####.png", "--gop", 4)
+    assert rc == 1 and "GOP length" in err
+    rc, _, err = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "o.mp4", "--gop", 0)
+    assert rc == 1 and "at least 1 frame" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.mp4"]
+    rc, out, _ = cli(capsys, "render", "testfx", clip, "-o", tmp_path / "o.mkv", "--codec", "ffv1", "--plan", 4)
+    assert rc == 0 and "--gop" not in out  # intra codecs need none
+
+
 def _clip_with_timecode(path, frames=12):
     c = av.open(str(path), "w")
     v = c.add_stream("png", rate=24)
