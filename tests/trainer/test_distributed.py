@@ -105,3 +105,43 @@ def test_gradients_are_averaged_and_weights_stay_identical(tmp_path):
     assert torch.equal(a["weight"], b["weight"])  # same start (rank 0's), same averaged step
     assert torch.allclose(a["grad"], torch.full((2, 3), 1.5))  # mean of inputs 1 and 2
     assert a["mean"] == b["mean"] == {"x": 0.5}
+
+
+def _effect_args(tmp_path):
+    from effect_fixtures import make_clip, make_keyframes
+    from test_effect_cli import TINY
+
+    clip = make_clip(tmp_path / "pan.mp4", frames=8)
+    kf = make_keyframes(tmp_path / "kf", clip, [1, 6])
+    i = TINY.index("--iterations")
+    tiny = TINY[:i] + TINY[i + 2:]  # the test gives its own
+    return ["effect", "--video", clip, "--keyframes", kf, "--name", "pan", *tiny], "00000-pan"
+
+
+def _sound_args(tmp_path):
+    import numpy as np
+    from test_sound import TINY, write_wav
+
+    rng = np.random.default_rng(0)
+    ex = write_wav(tmp_path / "hiss.wav", 0.2 * rng.standard_normal(48000))
+    return ["sound", ex, "--sample-every", 2, "--checkpoint-every", 2, "--log-every", 1, "--threads", 1,
+            "--no-progress", *TINY], "00000-hiss"
+
+
+@pytest.mark.parametrize("task", ["effect", "sound"])
+def test_effect_and_sound_tasks_train_data_parallel_and_resume_with_one(tmp_path, task):
+    argv, name = (_effect_args if task == "effect" else _sound_args)(tmp_path)
+    runs = tmp_path / "runs"
+    r = _trainer(*argv, "-o", runs, "--iterations", 2, nproc=2)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "data parallel over 2 processes (gloo): effective batch 2 x 2 = 4" in r.stdout
+    assert r.stdout.count("run folder:") == 1
+    assert [p.name for p in runs.iterdir()] == [name]
+    run = runs / name
+    assert [it for it, _ in list_checkpoints(run)] == [2]
+    r = _trainer(task, "-o", runs, "--resume", run, "--iterations", 4, "--threads", 1, "--no-progress",
+                 "--checkpoint-every", 2, "--sample-every", 2)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "resuming" in r.stdout and "data parallel" not in r.stdout
+    ck = read_checkpoint(run)
+    assert ck.iteration == 4 and all(torch.isfinite(t).all() for t in ck.tensors.values())
