@@ -137,21 +137,13 @@ def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> to
     return x
 
 
-def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cells: float = 2.5,
-                   fundamentals: bool = False, max_period: float | None = None) -> np.ndarray:
+def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cells: float = 2.5) -> np.ndarray:
     """The `count` strongest periodicities of an exemplar, as wave vectors. # [H,W,3] -> [count,2] radians/cell
 
     Peaks of the Fourier modulus of the luminance's periodic component (so the image border
     adds no cross of false frequencies), one of each +/- pair, each refined to a fraction of a
     bin by a parabola through its neighbours. Frequencies within 2 bins of zero (shading) and
     periods shorter than `min_period_cells` cells (finer than the cells can carry) are left out.
-
-    `fundamentals`: a lattice of thin joints (tiles, bricks) has harmonics as strong as its
-    fundamental, and a wave at the second harmonic gives every other row the same phase, so
-    the generator cannot tell rows apart. Each pick is replaced by its half or third
-    frequency where the spectrum there peaks at a quarter of the pick's strength or more, and
-    periods longer than `max_period` pixels (which a training crop cannot show) are left to
-    the low-pass waves.
     """
     from .baselines import periodic_component
 
@@ -162,8 +154,6 @@ def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cel
     fx = np.fft.fftfreq(w)[None, :] * w
     ky, kx = 2.0 * np.pi * fy / h * stride, 2.0 * np.pi * fx / w * stride  # radians per cell
     allowed = (np.hypot(fy, fx) > 2.0) & (np.hypot(ky, kx) <= 2.0 * np.pi / min_period_cells)
-    if max_period is not None:
-        allowed &= np.hypot(fy / h, fx / w) >= 1.0 / max_period
     allowed &= (fy > 0) | ((fy == 0) & (fx > 0))  # one of each conjugate pair
     score = np.where(allowed, mag, 0.0)
     out = []
@@ -171,10 +161,6 @@ def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cel
         iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
         if score[iy, ix] <= 0:
             break
-        suppress = [(fy[iy, 0], fx[0, ix])]
-        if fundamentals:  # the fundamental instead, and all its harmonics out of the race
-            iy, ix = _fundamental(mag, allowed, fy, fx, iy, ix)
-            suppress += [(n * fy[iy, 0], n * fx[0, ix]) for n in (1, 2, 3, 4)]
 
         def refine(a, b, c):
             d = a - 2.0 * b + c
@@ -184,29 +170,12 @@ def spectral_peaks(exemplar: np.ndarray, count: int, stride: int, min_period_cel
         dx = refine(mag[iy, (ix - 1) % w], mag[iy, ix], mag[iy, (ix + 1) % w])
         out.append((2.0 * np.pi * (fy[iy, 0] + dy) / h * stride, 2.0 * np.pi * (fx[0, ix] + dx) / w * stride))
         # suppress the peak's neighbourhood (and its conjugate) before the next pick
-        for sy, sx in [v for py, px in suppress for v in ((py, px), (-py, -px))]:
+        for sy, sx in ((fy[iy, 0], fx[0, ix]), (-fy[iy, 0], -fx[0, ix])):
             near = (np.abs((fy - sy + h / 2) % h - h / 2) <= 2) & (np.abs((fx - sx + w / 2) % w - w / 2) <= 2)
             score[near] = 0.0
     while len(out) < count:  # fewer peaks than asked: repeat the last (still a valid wave)
         out.append(out[-1] if out else (0.0, 2.0 * np.pi / 8.0))
     return np.asarray(out, np.float32)
-
-
-def _fundamental(mag, allowed, fy, fx, iy, ix) -> tuple:
-    """The bin of the peak's lowest sub-harmonic (1/3, 1/2 of its frequency) that is itself a peak
-    of at least a quarter of its modulus; the peak's own bin where none is."""
-    h, w = mag.shape
-    for n in (3, 2):
-        sy, sx = fy[iy, 0] / n, fx[0, ix] / n
-        cy, cx = int(round(sy)) % h, int(round(sx)) % w
-        if abs(sy - round(sy)) > 0.34 or abs(sx - round(sx)) > 0.34 or not allowed[cy, cx]:
-            continue
-        ys, xs = [(cy + d) % h for d in (-1, 0, 1)], [(cx + d) % w for d in (-1, 0, 1)]
-        window = mag[np.ix_(ys, xs)]
-        by, bx = np.unravel_index(int(np.argmax(window)), window.shape)
-        if window[by, bx] >= 0.25 * mag[iy, ix] and allowed[ys[by], xs[bx]]:
-            return ys[by], xs[bx]
-    return iy, ix
 
 
 def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: float, seed: int = 0) -> tuple:
