@@ -69,6 +69,7 @@ class TextureConfig:
     r1_every: int = 4  # lazy R1: apply every N steps, scaled by N
     swd_weight: float = 1.0  # weight of the sliced-Wasserstein patch loss on the generator (0 = GAN only)
     vgg_weight: float = 0.0  # weight of the sliced-Wasserstein loss on VGG19 features (texture_features.py; 0 = off)
+    adv_weight: float = 1.0  # weight of the adversarial loss on the generator (0: no discriminator is trained)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -99,8 +100,12 @@ class TextureConfig:
         if self.dilations and (len(self.dilations) != self.cell_blocks or min(self.dilations) < 1):
             raise ConfigError(f"dilations needs {self.cell_blocks} values >= 1 (one per cell block), "
                               f"got {tuple(self.dilations)}", "dilations", "cell_blocks")
-        if self.vgg_weight < 0 or self.swd_weight < 0:
-            raise ConfigError("swd_weight and vgg_weight must be >= 0", "swd_weight", "vgg_weight")
+        if min(self.vgg_weight, self.swd_weight, self.adv_weight) < 0:
+            raise ConfigError("swd_weight, vgg_weight and adv_weight must be >= 0", "swd_weight", "vgg_weight",
+                              "adv_weight")
+        if self.adv_weight + self.swd_weight + self.vgg_weight == 0:
+            raise ConfigError("the generator needs a loss: give adv_weight, swd_weight or vgg_weight above 0",
+                              "adv_weight", "swd_weight", "vgg_weight")
         if not 0 <= self.lowpass <= 128:
             raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
@@ -230,29 +235,20 @@ class TextureTask:
         with dev.autocast():
             fake = self.fake(dev)
 
-        # Discriminator.
-        self.D.requires_grad_(True)
-        self.opt_d.zero_grad(set_to_none=True)
-        with dev.autocast():
-            loss_d = self._d_loss(self.D(self._aug(real)), self.D(self._aug(fake.detach())))
-        r1 = real.new_zeros(())
-        if cfg.r1_gamma > 0 and iteration % cfg.r1_every == 0:
-            # Float32: a gradient of a gradient, too small for float16 and needing no speed.
-            real_r1 = real.detach().requires_grad_(True)
-            out = self.D(self._aug(real_r1))
-            (grad,) = torch.autograd.grad(out.sum(), real_r1, create_graph=True)
-            # Per patch logit: the summed map's gradient grows with the number of patches.
-            r1 = grad.square().sum(dim=[1, 2, 3]).mean() / (out.shape[2] * out.shape[3])
-            loss_d = loss_d + r1 * (cfg.r1_gamma * 0.5 * cfg.r1_every)
-        dev.backward(loss_d)
-        dev.step(self.opt_d)
-
+        out = {}
+        if cfg.adv_weight > 0:
+            r1 = self._d_step(real, fake, iteration, dev, out)
         # Generator.
-        self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        with dev.autocast():
-            loss_g = self._g_loss(self.D(self._aug(fake)))
-        out = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        loss_g = fake.new_zeros((), dtype=torch.float32)
+        if cfg.adv_weight > 0:
+            self.D.requires_grad_(False)
+            with dev.autocast():
+                adv = self._g_loss(self.D(self._aug(fake)))
+            loss_g = loss_g + cfg.adv_weight * adv
+            out["loss_g"] = adv.item()
+            if iteration % cfg.r1_every == 0 and cfg.r1_gamma > 0:
+                out["r1"] = r1.item()
         if cfg.swd_weight > 0:
             swd = sliced_patch_loss(fake.float(), real, self.aug_gen)  # float32: sorted projections
             loss_g = loss_g + cfg.swd_weight * swd
@@ -265,9 +261,28 @@ class TextureTask:
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()
-        if iteration % cfg.r1_every == 0 and cfg.r1_gamma > 0:
-            out["r1"] = r1.item()
         return out
+
+    def _d_step(self, real, fake, iteration: int, dev: TrainingDevice, out: dict) -> torch.Tensor:
+        """One discriminator step (with the lazy R1 penalty); records loss_d in `out`. # -> r1"""
+        cfg = self.cfg
+        self.D.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        with dev.autocast():
+            loss_d = self._d_loss(self.D(self._aug(real)), self.D(self._aug(fake.detach())))
+        r1 = real.new_zeros(())
+        if cfg.r1_gamma > 0 and iteration % cfg.r1_every == 0:
+            # Float32: a gradient of a gradient, too small for float16 and needing no speed.
+            real_r1 = real.detach().requires_grad_(True)
+            logits = self.D(self._aug(real_r1))
+            (grad,) = torch.autograd.grad(logits.sum(), real_r1, create_graph=True)
+            # Per patch logit: the summed map's gradient grows with the number of patches.
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean() / (logits.shape[2] * logits.shape[3])
+            loss_d = loss_d + r1 * (cfg.r1_gamma * 0.5 * cfg.r1_every)
+        dev.backward(loss_d)
+        dev.step(self.opt_d)
+        out["loss_d"] = loss_d.item()
+        return r1
 
     # -- samples, evaluation, export ------------------------------------------------------
     def halo_cells(self, G=None) -> int:

