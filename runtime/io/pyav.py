@@ -345,6 +345,35 @@ def check_quality(name: str, codec: VideoCodec, quality, path) -> None:
                              about="quality")
 
 
+def repair_dts(packets: list, last_dts) -> None:
+    """Give back decode timestamps libx265 leaves unset.
+
+    When a clip is shorter than x265's look-ahead, every packet comes out at the flush, and
+    FFmpeg's libx265 wrapper can hand them a decode timestamp of uninitialised memory plus the
+    packet's index (seen: -94605363712192, -94605363712191 for pts 0, 1), which the mp4 and
+    mov muxers refuse (as they refuse any dts after its pts or out of order). Then every packet
+    of the batch (in decode order) gets the presentation times in sorted order, moved back by
+    the reorder delay so that no dts exceeds its pts, as an encoder that sets them does; never
+    at or before the last dts muxed.
+    """
+    timed = [p for p in packets if p.dts is not None and p.pts is not None]
+    previous, broken = last_dts, False
+    for p in timed:  # an hour from its pts (no encoder reorders that far), after its pts, or out of order
+        hour = 3600 / p.time_base if p.time_base else 1 << 32
+        broken |= abs(p.dts - p.pts) >= hour or p.dts > p.pts or (previous is not None and p.dts <= previous)
+        previous = p.dts
+    if not broken:
+        return
+    times = sorted(p.pts for p in timed)
+    delay = max(0, *(t - p.pts for t, p in zip(times, timed)))
+    previous = last_dts
+    for t, p in zip(times, timed):
+        dts = t - delay
+        if previous is not None and dts <= previous:
+            dts = previous + 1
+        p.dts = previous = min(dts, p.pts)
+
+
 GOP_CODECS = {"h264": "x264-params", "h265": "x265-params"}  # codec -> the encoder's private options
 
 
@@ -443,6 +472,7 @@ class PyAVWriter(Writer):
         self._durations = {}  # output pts -> source frame duration
         self._start = 0.0  # source time (s) of the output's time 0: the first frame's, for a range
         self._last_pts = -1
+        self._last_dts = None  # of the last packet muxed
         self._origin = None  # pts of the first frame written (ranges start at 0)
         self._count = 0
         self._last_time = 0.0
@@ -529,11 +559,15 @@ class PyAVWriter(Writer):
             self._sound.encode_until(self._last_time)
 
     def _mux(self, packets) -> None:
+        packets = list(packets)
+        repair_dts(packets, self._last_dts)
         for packet in packets:
             duration = self._durations.pop(packet.pts, None)
             if duration:
                 packet.duration = duration
             self._out.mux(packet)
+            if packet.dts is not None:
+                self._last_dts = packet.dts
 
     def commit(self) -> None:
         av = _av()

@@ -376,3 +376,34 @@ def test_reader_never_opens_a_pipe(tmp_path):
     os.mkfifo(tmp_path / "pipe.mp4")
     with pytest.raises(MediaIOError, match=r"pipe.mp4: is a named pipe \(FIFO\), not a file"):
         open_reader(tmp_path / "pipe.mp4")
+
+
+def test_unset_decode_timestamps_from_libx265_are_given_back():
+    """A clip shorter than x265's look-ahead can flush packets whose dts is uninitialised memory
+    plus the index; they get the sorted pts less the reorder delay, after the packets already
+    muxed. Sane timestamps are left as they are."""
+    import av
+
+    from ganfx.runtime.io.pyav import repair_dts
+
+    def packets(pairs):
+        out = []
+        for pts, dts in pairs:
+            p = av.Packet(b"\0")
+            p.pts, p.dts, p.time_base = pts, dts, Fraction(1, 24000)
+            out.append(p)
+        return out
+
+    garbage = -94605363712192
+    ps = packets([(0, garbage), (2002, garbage + 1), (1001, garbage + 2)])
+    repair_dts(ps, None)
+    assert [p.dts for p in ps] == [-1001, 0, 1001]  # pts in order less the reorder delay: dts <= pts
+    ps = packets([(3003, garbage), (4004, garbage + 1)])
+    repair_dts(ps, 2002)
+    assert [p.dts for p in ps] == [3003, 4004]
+    ps = packets([(3003, -107374182424), (4004, -107374182423)])  # another run's garbage, nearer zero
+    repair_dts(ps, None)
+    assert [p.dts for p in ps] == [3003, 4004]
+    ps = packets([(0, -1001), (1001, 0)])
+    repair_dts(ps, None)
+    assert [p.dts for p in ps] == [-1001, 0]  # sane timestamps untouched
