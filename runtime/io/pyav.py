@@ -565,9 +565,10 @@ class PyAVWriter(Writer):
             duration = self._durations.pop(packet.pts, None)
             if duration:
                 packet.duration = duration
+            dts = packet.dts  # in the encoder's time base (muxing rescales the packet to the container's)
             self._out.mux(packet)
-            if packet.dts is not None:
-                self._last_dts = packet.dts
+            if dts is not None:
+                self._last_dts = dts
 
     def commit(self) -> None:
         av = _av()
