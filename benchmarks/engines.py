@@ -245,6 +245,11 @@ def shipped(names=None) -> list:
 
     out = [e for e in list_models() if e.source == "shipped" and e.spec is not None]
     if names:
+        names = [n for text in names for n in text.split(",") if n]  # "a b" or "a,b"
+        unknown = sorted(set(names) - {e.name for e in out})
+        if unknown:
+            sys.exit(f"engines.py: no shipped model named {', '.join(unknown)} "
+                     f"(shipped: {', '.join(sorted(e.name for e in out))})")
         out = [e for e in out if e.name in names]
     order = {"effect": 0, "texture": 1, "sound": 2}
     return sorted(out, key=lambda e: (order.get(e.spec.kind, 3), e.name))
