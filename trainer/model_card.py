@@ -74,7 +74,7 @@ def portable_config(run_config: dict, run_dir=None) -> dict:
 # tests/trainer/test_model_card.py checks these against the commands' option tables.
 _COMMAND_FIELDS = {
     "texture": (("exemplars",),
-                ("name", "crop", "batch", "scale_jitter", "augment", "noise_channels", "fine_noise", "waves",
+                ("name", "crop", "batch", "scale_jitter", "augment", "noise_channels", "fine_noise", "waves", "lattice",
                  "lowpass", "stride", "g_widths", "cell_blocks", "dilations", "margin_cells", "d_width", "d_downs",
                  "loss", "r1_gamma", "r1_every", "swd_weight", "vgg_weight", "adv_weight", "lr_g", "lr_d",
                  "sample_px"),

@@ -56,6 +56,8 @@ class TextureConfig:
     noise_channels: int = 16  # coarse noise values per cell
     fine_noise: int = 1  # noise values per pixel added at each finer level (0 = none)
     waves: int = 0  # periodic channels, wave vectors from the exemplar's spectral peaks (regular textures)
+    lattice: tuple = ()  # (width, height) px of an axis-aligned repeat (tiles, grids): the waves are its
+    #                      fundamentals and harmonics along x and y, fixed, instead of spectral peaks
     lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
@@ -110,6 +112,13 @@ class TextureConfig:
             raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
             raise ConfigError("fine_noise must be >= 0 and waves 0..8", "fine_noise", "waves")
+        if self.lattice:
+            if len(self.lattice) != 2 or min(self.lattice) < 2.5 * self.stride:
+                raise ConfigError(f"lattice is a tile's width,height in pixels, each at least 2.5 cells "
+                                  f"({2.5 * self.stride:g} px), got {tuple(self.lattice)}", "lattice")
+            if self.waves < 2:
+                raise ConfigError("a lattice needs at least 2 waves (its fundamentals along x and y)", "waves",
+                                  "lattice")
         try:
             check_policy(self.augment)
         except UserInputError as exc:
@@ -122,6 +131,23 @@ class TextureConfig:
             return self.name
         first = str(self.exemplars[0])
         return first.split(":")[1] if first.startswith("skimage:") else Path(first).stem
+
+
+def lattice_waves(lattice, count: int, stride: int) -> np.ndarray:
+    """Wave vectors (radians per cell, (ky, kx)) of an axis-aligned repeat of `lattice` = (width, height)
+    pixels: the fundamentals along x and y, then their 2nd, 3rd... harmonics, alternating, as many
+    as `count` (periods under 2.5 cells left out, the last repeated). # -> [count,2]"""
+    width, height = (float(v) for v in lattice)
+    kx, ky = 2.0 * math.pi * stride / width, 2.0 * math.pi * stride / height
+    limit = 2.0 * math.pi / 2.5
+    out = []
+    for n in range(1, 2 * count + 1):
+        for k in ((0.0, n * kx), (n * ky, 0.0)):
+            if max(abs(k[0]), abs(k[1])) <= limit and len(out) < count:
+                out.append(k)
+    while len(out) < count:
+        out.append(out[-1])
+    return np.asarray(out, np.float32)
 
 
 def noise_grid(G: TextureGenerator, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
@@ -159,7 +185,10 @@ class TextureTask:
                                    cfg.rot90, names)
         self.G = self.generator(cfg)
         with torch.no_grad():
-            if cfg.waves:
+            if cfg.lattice:
+                self.G.wave_k.copy_(torch.from_numpy(lattice_waves(cfg.lattice, cfg.waves, cfg.stride)))
+                self.G.wave_k.requires_grad_(False)  # the repeat is exact: it stays where it is
+            elif cfg.waves:
                 self.G.wave_k.copy_(torch.tensor(spectral_peaks(self.exemplars[0], cfg.waves, cfg.stride)))
             if cfg.lowpass:
                 k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, cfg.crop / 2, cfg.seed)

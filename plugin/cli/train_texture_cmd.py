@@ -26,6 +26,8 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--noise-channels", "noise_channels", int, "coarse noise values per cell"),
     ("--fine-noise", "fine_noise", int, "noise values per pixel at each finer level (0 = none)"),
     ("--waves", "waves", int, "periodic channels from the exemplar's spectral peaks, 0..8 (regular textures)"),
+    ("--lattice", "lattice", _ints, "W,H: pixels of an axis-aligned repeat (tiles, grids); the --waves become its "
+                                    "fundamentals and harmonics along x and y, fixed"),
     ("--lowpass", "lowpass", int, "low-frequency waves from the exemplar's spectrum, 0..128 (large-scale variation)"),
     ("--stride", "stride", int, "output pixels per noise cell (power of two)"),
     ("--g-widths", "g_widths", _ints, "generator channels per level, e.g. 128,96,64,32 (log2(stride)+1 values)"),

@@ -75,3 +75,31 @@ def test_waves_are_exact_at_every_pixel_of_the_upsampled_levels():
             a = ky * yy[:, None] + kx * xx[None, :] + field.wave_phases()[j]
             assert np.abs(got[2 * j] - np.sin(a)).max() < 1e-5
             assert np.abs(got[2 * j + 1] - np.cos(a)).max() < 1e-5
+
+
+def test_a_lattice_gives_fixed_fundamentals_and_harmonics(tmp_path):
+    import math
+
+    import pytest
+
+    import torch
+    from texture_fixtures import stripes
+
+    from ganfx.trainer.config import ConfigError
+    from ganfx.trainer.texture_task import TextureConfig, TextureTask, lattice_waves
+
+    k = lattice_waves((64, 32), 4, stride=8)
+    periods = [(round(2 * math.pi * 8 / ky) if ky else 0, round(2 * math.pi * 8 / kx) if kx else 0) for ky, kx in k]
+    assert periods == [(0, 64), (32, 0), (0, 32), (0, 21)]  # (y, x) periods in px; 16 px is under 2.5 cells
+    assert lattice_waves((64, 16), 4, stride=8).tolist()[-1] == lattice_waves((64, 16), 4, stride=8).tolist()[-2]
+    ex = stripes(tmp_path / "ex.png", size=(64, 64))
+    cfg = TextureConfig(exemplars=(str(ex),), crop=32, batch=2, stride=4, g_widths=(16, 8, 8), cell_blocks=1,
+                        noise_channels=4, lowpass=4, d_width=8, d_downs=2, waves=2, lattice=(16, 16))
+    task = TextureTask(cfg)
+    before = task.G.wave_k.detach().clone()
+    task.step(1)
+    assert torch.equal(before, task.G.wave_k) and not task.G.wave_k.requires_grad  # fixed
+    with pytest.raises(ConfigError, match="at least 2 waves"):
+        TextureConfig(exemplars=(str(ex),), waves=1, lattice=(64, 64)).check()
+    with pytest.raises(ConfigError, match="at least 2.5 cells"):
+        TextureConfig(exemplars=(str(ex),), stride=8, waves=2, lattice=(16, 64)).check()
