@@ -224,16 +224,6 @@ class TorchGraph:
 
 
 # -- measuring -------------------------------------------------------------------------------
-def best_of(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def steps(a, b, spec) -> float:
     """Largest difference in 8-bit steps of the output range."""
     lo, hi = spec.output.range
@@ -344,10 +334,10 @@ def bench_model(entry, width: int, height: int, repeat: int, threads: int, rows:
                    "ort": t_ort})
     if spec.kind == "effect":
         frame = (np.clip(x[0].transpose(1, 2, 0)[:height, :width], 0, 1) * 255).astype(np.uint8)
-        t = best_of(lambda: model.apply(frame), 1)
+        t = engines.best_of(lambda: model.apply(frame), 1)
         print(f"  ganfx auto, Model.apply of a uint8 frame: {t * 1000:.0f} ms ({1 / t:.2f} fps, with conversions)")
     elif spec.kind == "texture":
-        t = best_of(lambda: model.generate(width, height, seed=1), 1)
+        t = engines.best_of(lambda: model.generate(width, height, seed=1), 1)
         print(f"  ganfx auto, Model.generate of a frame: {t * 1000:.0f} ms ({1 / t:.2f} fps, with the noise field)")
     print(f"  auto's reason: {eng.reason}")
     return result
@@ -407,9 +397,9 @@ def gpu_section(entries, width: int, height: int, repeat: int) -> None:
                   f"({t_total * 1000:.1f} ms with copies, {t_device * 1000:.1f} ms on the device)")
             batch = np.repeat(x, 4, axis=0)
             base.in_flight = 1
-            one = best_of(lambda: base.run(batch), repeat)
+            one = engines.best_of(lambda: base.run(batch), repeat)
             base.in_flight = 2
-            two = best_of(lambda: base.run(batch), repeat)
+            two = engines.best_of(lambda: base.run(batch), repeat)
             print(f"  {entry.name:<12} 4 frames: 1 in flight {one * 1000:.0f} ms, 2 in flight {two * 1000:.0f} ms "
                   f"({one / two:.2f}x)")
 

@@ -15,20 +15,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up: allocations, kernel selection
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None) -> int:
@@ -47,6 +36,7 @@ def main(argv=None) -> int:
     import torch
 
     from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_params
+    from ganfx.runtime.engines import best_of
     from ganfx.trainer.export import ExportPlan, export_plan
     from ganfx.trainer.texture_nets import TextureGenerator, measure_halo_cells
 

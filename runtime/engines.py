@@ -720,7 +720,8 @@ def model_flops(path, x: np.ndarray) -> dict:
 
 
 # -- bench -----------------------------------------------------------------------------------
-def _best_of(fn, repeat: int) -> float:
+def best_of(fn, repeat: int) -> float:
+    """Best time of `repeat` calls of fn (at least one) after a warm-up call; seconds."""
     fn()  # warm-up: compilation, allocations, kernel choice
     times = []
     for _ in range(max(1, repeat)):
@@ -757,7 +758,7 @@ def bench(path, spec, width: int = 1920, height: int = 1080, repeat: int = 3, th
         try:
             eng = open_choice(path, spec, c, s)
             xi = x.astype(eng.input_dtype)
-            seconds = _best_of(lambda: eng.run(xi), repeat)
+            seconds = best_of(lambda: eng.run(xi), repeat)
             y = eng.run(xi).astype(np.float32)
             row.update({"seconds": seconds, "fps": 1.0 / seconds, "max_diff": output_difference(y, ref, spec),
                         "gflops": per_output * outputs / seconds / 1e9})
