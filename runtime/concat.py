@@ -324,6 +324,8 @@ def _read_wav(path: Path) -> _Wav:
 
 def concat_sounds(segments, output, overwrite: bool = False) -> ConcatStats:
     """Join wav segments sample for sample (their PCM data copied in order under one header)."""
+    from .io.audiofile import wav_header
+
     output = Path(output)
     paths = [Path(p) for p in segments]
     if not paths:
@@ -345,11 +347,7 @@ def concat_sounds(segments, output, overwrite: bool = False) -> ConcatStats:
         raise UserInputError("the joined sound is larger than a wav file can hold (4 GiB)", path=output)
     first = wavs[0]
     frames = total // first.block_align
-    chunks = b"fmt " + struct.pack("<I", len(first.fmt)) + first.fmt + (b"\0" if len(first.fmt) & 1 else b"")
-    if first.fact:
-        chunks += b"fact" + struct.pack("<II", 4, frames)
-    chunks += b"data" + struct.pack("<I", total)
-    header = b"RIFF" + struct.pack("<I", 4 + len(chunks) + total + (total & 1)) + b"WAVE" + chunks
+    header = wav_header(first.fmt, total, fact_frames=frames if first.fact else None)
     part = PartialFile(output, overwrite)
     try:
         with open(part.tmp, "wb") as out:

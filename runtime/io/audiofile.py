@@ -61,6 +61,16 @@ def layout_name(channels: int) -> str:
 
 # -- reading ----------------------------------------------------------------------------
 
+def wav_header(fmt: bytes, data_size: int, fact_frames: int | None = None) -> bytes:
+    """A RIFF/WAVE header: the fmt chunk with payload `fmt` (padded to an even size), a fact chunk
+    when `fact_frames` is given (float formats), and the header of a data chunk of `data_size` bytes."""
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + (b"\0" if len(fmt) & 1 else b"")
+    if fact_frames is not None:
+        chunks += b"fact" + struct.pack("<II", 4, fact_frames)
+    chunks += b"data" + struct.pack("<I", data_size)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + data_size + (data_size & 1)) + b"WAVE" + chunks
+
+
 def read_audio(path, rate: int | None = None, channels: int | None = None) -> tuple:
     """(samples [C,n] float32 -1..1, rate) of a file's first audio stream; MediaIOError naming the file.
 
@@ -190,18 +200,13 @@ class AudioFileWriter:
 
     def _wav_header(self, frames: int) -> bytes:
         bits = _BITS[self.sample_format]
-        width = bits // 8
-        block_align = self.channels * width
-        data = frames * block_align
+        block_align = self.channels * bits // 8
         is_float = self.sample_format == "f32"
         fmt = struct.pack("<HHIIHH", 3 if is_float else 1, self.channels, self.rate, self.rate * block_align,
                           block_align, bits)
-        chunks = b"fmt " + struct.pack("<I", len(fmt) + (2 if is_float else 0)) + fmt
         if is_float:  # WAVE_FORMAT_IEEE_FLOAT: an 18-byte fmt (cbSize 0) and a fact chunk
-            chunks += struct.pack("<H", 0) + b"fact" + struct.pack("<II", 4, frames)
-        chunks += b"data" + struct.pack("<I", data)
-        riff = 4 + len(chunks) + data + (data & 1)
-        return b"RIFF" + struct.pack("<I", riff) + b"WAVE" + chunks
+            return wav_header(fmt + struct.pack("<H", 0), frames * block_align, fact_frames=frames)
+        return wav_header(fmt, frames * block_align)
 
     def _wav_bytes(self, block: np.ndarray) -> bytes:
         if self.sample_format == "f32":
