@@ -90,6 +90,16 @@ def _available_memory() -> int | None:
     return min(options) if options else None
 
 
+def texture_params(args) -> dict:
+    """--param values plus --seed and --tileable, as a texture session takes them."""
+    params = parse_params(args.param)
+    if args.seed is not None:
+        params["seed"] = str(args.seed)
+    if args.tileable:
+        params["tileable"] = "true"
+    return params
+
+
 def run(args) -> int:
     from ganfx.plugin.session import open_session
     from ganfx.runtime.errors import UserInputError
@@ -123,11 +133,7 @@ def run(args) -> int:
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")
     fps = parse_fps(args.fps)
-    params = parse_params(args.param)
-    if args.seed is not None:
-        params["seed"] = str(args.seed)
-    if args.tileable:
-        params["tileable"] = "true"
+    params = texture_params(args)
     options = render_options(args, fps)
     opts = session_options(args, size=size, fps=fps, loop_frames=args.frames if args.loop else None)
     with open_session(args.model, params, opts, "ganfx-cli") as session:

@@ -129,17 +129,12 @@ def _seconds(samples: int, rate: int) -> str:
 
 def render_plan(args) -> dict:
     """The plan of a `ganfx render` (args parsed by render_cmd)."""
-    from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.io import open_reader
-    from ganfx.runtime.pipeline import parse_frame_range
 
     size = _chunk_size(args)
     with open_reader(args.input) as reader:
         p = reader.properties
-    first, last = parse_frame_range(args.frames) if args.frames is not None else (p.first_frame, p.last_frame)
-    if first < p.first_frame or last > p.last_frame:
-        raise UserInputError(f"frames {first}-{last} are outside the source's frames {p.first_frame}-{p.last_frame}",
-                             path=args.input, about="frames")
+    first, last = render_span(args, p)
     trimmed = (first, last) != (p.first_frame, p.last_frame)
     rate = p.frame_rate or Fraction(args.fps or 24)
     join_extra = []
@@ -147,29 +142,47 @@ def render_plan(args) -> dict:
         join_extra += ["--audio-from", os.path.abspath(args.input)]
     if trimmed:
         join_extra += ["--start-frame", str(first - p.first_frame)]
-    return _frame_plan(args, "render", "frames", first, last, size, rate, join_extra, _pattern(args.output))
+    return _frame_plan(args, "render", "frames", first, last, size, rate, join_extra, is_pattern(args.output))
 
 
-def generate_plan(args) -> dict:
-    """The plan of a texture `ganfx generate`."""
+def render_span(args, p) -> tuple:
+    """(first, last) frames a `ganfx render` covers: --frames, else the whole source (`p`, its properties)."""
     from ganfx.runtime.errors import UserInputError
     from ganfx.runtime.pipeline import parse_frame_range
 
-    size = _chunk_size(args)
+    first, last = parse_frame_range(args.frames) if args.frames is not None else (p.first_frame, p.last_frame)
+    if first < p.first_frame or last > p.last_frame:
+        raise UserInputError(f"frames {first}-{last} are outside the source's frames {p.first_frame}-{p.last_frame}",
+                             path=args.input, about="frames")
+    return first, last
+
+
+def generate_span(args) -> tuple:
+    """(first, last) frames a texture `ganfx generate` covers: --range, else all --frames."""
+    from ganfx.runtime.errors import UserInputError
+    from ganfx.runtime.pipeline import parse_frame_range
+
     if args.frames < 1:
         raise UserInputError(f"--frames must be at least 1, got {args.frames}")
     first, last = parse_frame_range(args.chunk, "range") if args.chunk is not None else (0, args.frames - 1)
     if first < 0 or last > args.frames - 1:
         raise UserInputError(f"frames {first}-{last} are outside the {args.frames} frames 0-{args.frames - 1}",
                              about="range")
+    return first, last
+
+
+def generate_plan(args) -> dict:
+    """The plan of a texture `ganfx generate`."""
+    size = _chunk_size(args)
+    first, last = generate_span(args)
     join_extra = ["--start-frame", str(first)] if first else []
     from ganfx.plugin.cli.render_cmd import parse_fps
 
     return _frame_plan(args, "generate", "chunk", first, last, size, parse_fps(args.fps), join_extra,
-                       _pattern(args.output))
+                       is_pattern(args.output))
 
 
-def _pattern(path) -> bool:
+def is_pattern(path) -> bool:
     """True for a sequence pattern (shot.####.exr), which chunks can share; a still is one job."""
     from ganfx.runtime.io.sequence import parse_pattern
 

@@ -52,17 +52,13 @@ class ChunkWorker:
         if self._session is None:
             import contextlib
 
+            from ganfx.plugin.cli.generate_cmd import texture_params
             from ganfx.plugin.cli.render_cmd import parse_params, session_options
             from ganfx.plugin.session import open_session
 
             self._stack = contextlib.ExitStack()
-            params = parse_params(args.param)
+            params = parse_params(args.param) if generator is None else texture_params(args)
             opts = session_options(args, **(generator or {}))
-            if generator is not None:
-                if args.seed is not None:
-                    params["seed"] = str(args.seed)
-                if args.tileable:
-                    params["tileable"] = "true"
             self._session = self._stack.enter_context(open_session(args.model, params, opts, "ganfx-ray"))
             self.loads += 1
         return self._session
@@ -122,17 +118,15 @@ def _auto_chunk(args, kind, model, slots: int) -> None:
     if kind == "sound":
         args.plan = max(1.0, math.ceil(args.seconds / (4 * slots)))
         return
+    from ganfx.plugin.cli import plan
+
     if kind == "render":
         from ganfx.runtime.io import open_reader
-        from ganfx.runtime.pipeline import parse_frame_range
 
         with open_reader(args.input) as r:
-            p = r.properties
-        first, last = parse_frame_range(args.frames) if args.frames else (p.first_frame, p.last_frame)
+            first, last = plan.render_span(args, r.properties)
     else:
-        from ganfx.runtime.pipeline import parse_frame_range
-
-        first, last = parse_frame_range(args.chunk, "range") if args.chunk else (0, args.frames - 1)
+        first, last = plan.generate_span(args)
     args.plan = max(1, math.ceil((last - first + 1) / (4 * slots)))
 
 
@@ -151,6 +145,7 @@ def ray_render(args, kind: str, model=None) -> int:
     """Render the plan's chunks on Ray, join them, print one summary line."""
     import time
 
+    from ganfx.plugin.cli import plan
     from ganfx.plugin.cli.render_cmd import stop_on_sigterm
     from ganfx.runtime.errors import GanfxError, MediaIOError, UserInputError
     from ganfx.runtime.files import check_target
@@ -158,7 +153,7 @@ def ray_render(args, kind: str, model=None) -> int:
     if args.json is not None:
         raise UserInputError("--json prints a plan; --ray renders it (give one of them)")
     final = Path(args.output)
-    sequence = kind != "sound" and _is_pattern(args.output)
+    sequence = kind != "sound" and plan.is_pattern(args.output)
     if not sequence:
         check_target(final, args.overwrite)  # refused before a cluster starts
     ray = _ray()
@@ -231,8 +226,3 @@ def ray_render(args, kind: str, model=None) -> int:
               f"in {time.perf_counter() - start:.1f} s")
     return 0
 
-
-def _is_pattern(path) -> bool:
-    from ganfx.runtime.io.sequence import parse_pattern
-
-    return parse_pattern(path) is not None
