@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import MediaIOError, UserInputError, require
+from .errors import MediaIOError, UserInputError, first_line, require
 from .files import PartialFile, check_regular_file
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
@@ -45,11 +45,6 @@ class ConcatStats:
     frames: int  # video frames (0 for sounds)
     samples: int  # sound samples (0 for videos)
     seconds: float  # duration of the result
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def concat(segments, output, **kw) -> ConcatStats:
@@ -81,7 +76,7 @@ def _open_segment(path: Path, av, rate_hint=None) -> _Segment:
     try:
         c = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaIOError(f"not a readable video segment ({_first_line(exc)})", path=path) from None
+        raise MediaIOError(f"not a readable video segment ({first_line(exc)})", path=path) from None
     video = [s for s in c.streams if s.type == "video"]
     if not video:
         c.close()
@@ -91,7 +86,7 @@ def _open_segment(path: Path, av, rate_hint=None) -> _Segment:
         packets = [p for p in c.demux(s) if p.size and p.pts is not None]
     except av.FFmpegError as exc:
         c.close()
-        raise MediaIOError(f"cannot read the segment ({_first_line(exc)})", path=path) from None
+        raise MediaIOError(f"cannot read the segment ({first_line(exc)})", path=path) from None
     if not packets:
         c.close()
         raise MediaIOError("segment has no frames", path=path)
@@ -257,7 +252,7 @@ def concat_videos(segments, output, audio_from=None, audio_start: float | None =
         part.commit()
         return ConcatStats(len(opened), frames, 0, end)
     except av.FFmpegError as exc:
-        raise MediaIOError(f"cannot write the joined video ({_first_line(exc)})", path=output) from None
+        raise MediaIOError(f"cannot write the joined video ({first_line(exc)})", path=output) from None
     finally:
         if audio is not None:
             audio.close()

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .engines import Engine, EngineChoice, OpenVinoOptions, cache_subfolder
-from .errors import MissingDependencyError, ModelLoadError, ProviderError, UserInputError
+from .errors import MissingDependencyError, ModelLoadError, ProviderError, UserInputError, first_line
 from .providers import default_threads
 
 log = logging.getLogger("ganfx")
@@ -193,7 +193,7 @@ class OpenVinoEngine(Engine):
         try:
             self.model = self.core.read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises its own untyped errors
-            raise ModelLoadError(f"OpenVINO cannot read it: {_first_line(exc)}", path=self.path) from None
+            raise ModelLoadError(f"OpenVINO cannot read it: {first_line(exc)}", path=self.path) from None
         self.rewrites = rewrite_graph(self.model, precision) if self.options.rewrite else {}
         self._lo = ROUND[precision] if self.rewrites.get("precise_input") else None
         self.config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY"}
@@ -225,7 +225,7 @@ class OpenVinoEngine(Engine):
         try:
             compiled = self.core.compile_model(model, self.choice.device, self.config)
         except Exception as exc:
-            raise ModelLoadError(f"OpenVINO cannot compile it for {self.choice.device}: {_first_line(exc)}",
+            raise ModelLoadError(f"OpenVINO cannot compile it for {self.choice.device}: {first_line(exc)}",
                                  path=self.path) from None
         return compiled, compiled.create_infer_request()
 
@@ -275,11 +275,6 @@ class OpenVinoEngine(Engine):
     def close(self) -> None:
         self._compiled.clear()
         self._dynamic = None
-
-
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def bf16_round(x: np.ndarray) -> np.ndarray:

@@ -13,6 +13,13 @@ import os
 
 _MAX_MESSAGE = 1000  # characters of one error line
 
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception (its strerror where it has one: FFmpeg, OS), to go inside
+    one of our messages; the exception's type name when it says nothing."""
+    text = str(getattr(exc, "strerror", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
 class GanfxError(Exception):
     """Base of every ganfx error: a one-line message, optionally about a file."""
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaIOError, UserInputError, require
+from ..errors import MediaIOError, UserInputError, first_line, require
 from ..files import PartialFile, check_regular_file, check_target
 from .base import prepare_folder, remove_empty_folders
 
@@ -45,11 +45,6 @@ _WAV_MAX = 0xFFFFFFFF - 64  # a RIFF size field is 32 bits
 
 def _av():
     return require("av", "av")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "strerror", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def layout_name(channels: int) -> str:
@@ -85,7 +80,7 @@ def read_audio(path, rate: int | None = None, channels: int | None = None) -> tu
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaIOError(f"not a readable audio file ({_first_line(exc)})", path=path) from None
+        raise MediaIOError(f"not a readable audio file ({first_line(exc)})", path=path) from None
     try:
         if not container.streams.audio:
             raise MediaIOError("has no audio stream", path=path)
@@ -99,7 +94,7 @@ def read_audio(path, rate: int | None = None, channels: int | None = None) -> tu
             for out in resampler.resample(None):
                 blocks.append(out.to_ndarray())
         except (av.FFmpegError, ValueError) as exc:
-            raise MediaIOError(f"cannot decode the audio ({_first_line(exc)})", path=path) from None
+            raise MediaIOError(f"cannot decode the audio ({first_line(exc)})", path=path) from None
         out_rate = int(rate) if rate else int(stream.codec_context.sample_rate or stream.rate or 0)
     finally:
         container.close()
@@ -230,7 +225,7 @@ class AudioFileWriter:
             stream.time_base = Fraction(1, self.rate)
             self._stream = stream
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise MediaIOError(f"cannot create the FLAC file ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot create the FLAC file ({first_line(exc)})", path=self.path) from None
 
     def _flac_frame(self, block: np.ndarray):
         av = _av()
@@ -277,7 +272,7 @@ class AudioFileWriter:
         except OSError as exc:
             raise MediaIOError(f"cannot write ({exc.strerror or exc})", path=self.path) from None
         except _av().FFmpegError as exc:
-            raise MediaIOError(f"cannot encode the audio ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot encode the audio ({first_line(exc)})", path=self.path) from None
         self.samples_written += block.shape[1]
 
     def close(self) -> Path:
@@ -302,7 +297,7 @@ class AudioFileWriter:
             if isinstance(exc, OSError):
                 raise MediaIOError(f"cannot finish the audio file ({exc.strerror or exc})", path=self.path) from None
             if isinstance(exc, _av().FFmpegError):
-                raise MediaIOError(f"cannot finish the audio file ({_first_line(exc)})", path=self.path) from None
+                raise MediaIOError(f"cannot finish the audio file ({first_line(exc)})", path=self.path) from None
             raise
         return self._part.commit()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaIOError, UserInputError, require
+from ..errors import MediaIOError, UserInputError, first_line, require
 from ..files import PartialFile, check_regular_file, check_target
 from .base import (
     AudioStreamInfo, Frame, MediaProperties, OutputSpec, Reader,
@@ -35,11 +35,6 @@ from .base import (
 
 def _av():
     return require("av", "av")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "strerror", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _has_alpha(fmt) -> bool:
@@ -55,7 +50,7 @@ class PyAVReader(Reader):
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise MediaIOError(f"not a readable video ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"not a readable video ({first_line(exc)})", path=self.path) from None
         video = [s for s in self._container.streams if s.type == "video" and not _is_cover_art(s)]
         if not video:
             self.close()
@@ -132,7 +127,7 @@ class PyAVReader(Reader):
                     if not whole and n >= head:
                         break
         except _av().FFmpegError as exc:
-            raise MediaIOError(f"cannot read the video stream ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot read the video stream ({first_line(exc)})", path=self.path) from None
         self._rewind()
         return n, pts
 
@@ -171,7 +166,7 @@ class PyAVReader(Reader):
                             path=self.path)
                     yield Frame(index, image, frame.pts, frame.duration or None)
         except av.FFmpegError as exc:
-            raise MediaIOError(f"cannot decode frame {seen} ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot decode frame {seen} ({first_line(exc)})", path=self.path) from None
         if seen <= min(last, p.last_frame):
             raise MediaIOError(f"file ends after {seen} of {p.frame_count} frames (truncated or damaged)",
                                path=self.path)
@@ -452,7 +447,7 @@ class PyAVWriter(Writer):
             self._out = av.open(str(self.tmp), "w", format=fmt_name)
         except (av.FFmpegError, OSError) as exc:
             remove_empty_folders(self._made)
-            raise MediaIOError(f"cannot create the output ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot create the output ({first_line(exc)})", path=self.path) from None
         try:
             self._setup_video(alpha)
             self._audio = None
@@ -549,7 +544,7 @@ class PyAVWriter(Writer):
         try:
             self._mux(self._stream.encode(vf))
         except av.FFmpegError as exc:
-            raise MediaIOError(f"cannot encode frame {frame.number} ({_first_line(exc)})", path=self.path) from None
+            raise MediaIOError(f"cannot encode frame {frame.number} ({first_line(exc)})", path=self.path) from None
         self._last_time = float(pts * self._tb)
         self._last_duration = float(frame.duration * self._src_tb) if frame.duration and self._src_tb else 0.0
         if self._audio is not None:
@@ -593,7 +588,7 @@ class PyAVWriter(Writer):
         except BaseException as exc:
             self.abort()
             if isinstance(exc, (av.FFmpegError, OSError)):
-                raise MediaIOError(f"cannot finish the output ({_first_line(exc)})", path=self.path) from None
+                raise MediaIOError(f"cannot finish the output ({first_line(exc)})", path=self.path) from None
             raise
         self._part.commit()
 
