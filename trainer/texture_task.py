@@ -56,8 +56,8 @@ class TextureConfig:
     noise_channels: int = 16  # coarse noise values per cell
     fine_noise: int = 1  # noise values per pixel added at each finer level (0 = none)
     waves: int = 0  # periodic channels, wave vectors from the exemplar's spectral peaks (regular textures)
-    lattice: tuple = ()  # (width, height) px of an axis-aligned repeat (tiles, grids): the waves are its
-    #                      fundamentals and harmonics along x and y, fixed, instead of spectral peaks
+    lattice: tuple = ()  # (width, height[, shift]) px of a repeat (tiles, grids; bricks with shift 0.5: each
+    #                      row moved by shift*width): the waves are its lowest frequencies, fixed, not spectral peaks
     lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
@@ -113,9 +113,11 @@ class TextureConfig:
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
             raise ConfigError("fine_noise must be >= 0 and waves 0..8", "fine_noise", "waves")
         if self.lattice:
-            if len(self.lattice) != 2 or min(self.lattice) < 2.5 * self.stride:
+            if len(self.lattice) not in (2, 3) or min(self.lattice[:2]) < 2.5 * self.stride or (
+                    len(self.lattice) == 3 and not 0.0 <= self.lattice[2] < 1.0):
                 raise ConfigError(f"lattice is a tile's width,height in pixels, each at least 2.5 cells "
-                                  f"({2.5 * self.stride:g} px), got {tuple(self.lattice)}", "lattice")
+                                  f"({2.5 * self.stride:g} px), and an optional row shift in 0..1 of the width, "
+                                  f"got {tuple(self.lattice)}", "lattice")
             if self.waves < 2:
                 raise ConfigError("a lattice needs at least 2 waves (its fundamentals along x and y)", "waves",
                                   "lattice")
@@ -134,17 +136,31 @@ class TextureConfig:
 
 
 def lattice_waves(lattice, count: int, stride: int) -> np.ndarray:
-    """Wave vectors (radians per cell, (ky, kx)) of an axis-aligned repeat of `lattice` = (width, height)
-    pixels: the fundamentals along x and y, then their 2nd, 3rd... harmonics, alternating, as many
-    as `count` (periods under 2.5 cells left out, the last repeated). # -> [count,2]"""
-    width, height = (float(v) for v in lattice)
-    kx, ky = 2.0 * math.pi * stride / width, 2.0 * math.pi * stride / height
+    """Wave vectors (radians per cell, (ky, kx)) of a repeat `lattice` = (width, height[, shift]) pixels.
+
+    Axis-aligned (no shift, or 0): the fundamentals along x and y, then their 2nd, 3rd...
+    harmonics, alternating. Shifted (each row moved by shift*width, e.g. 0.5 for bricks in
+    running bond): the lowest frequencies of the lattice spanned by (width, 0) and
+    (shift*width, height), i.e. of its reciprocal vectors b1 = 2pi(1/W, -shift/H), b2 = 2pi(0, 1/H)
+    and their integer sums, by increasing frequency; for running bond the first are the two
+    diagonals that place the vertical joints of alternate courses, then the courses. Periods
+    under 2.5 cells are left out and the last wave is repeated up to `count`. # -> [count,2]"""
+    width, height = float(lattice[0]), float(lattice[1])
+    shift = float(lattice[2]) if len(lattice) > 2 else 0.0
     limit = 2.0 * math.pi / 2.5
     out = []
-    for n in range(1, 2 * count + 1):
-        for k in ((0.0, n * kx), (n * ky, 0.0)):
-            if max(abs(k[0]), abs(k[1])) <= limit and len(out) < count:
-                out.append(k)
+    if shift == 0.0:
+        kx, ky = 2.0 * math.pi * stride / width, 2.0 * math.pi * stride / height
+        candidates = [k for n in range(1, 2 * count + 1) for k in ((0.0, n * kx), (n * ky, 0.0))]
+    else:
+        b1 = (-2.0 * math.pi * stride * shift / height, 2.0 * math.pi * stride / width)  # (ky, kx)
+        b2 = (2.0 * math.pi * stride / height, 0.0)
+        sums = [(m * b1[0] + n * b2[0], m * b1[1] + n * b2[1]) for m in range(0, 2 * count + 1)
+                for n in range(-2 * count, 2 * count + 1) if m > 0 or n > 0]
+        candidates = sorted(sums, key=lambda k: (round(math.hypot(*k), 9), -k[0]))
+    for k in candidates:
+        if max(abs(k[0]), abs(k[1])) <= limit and len(out) < count:
+            out.append(k)
     while len(out) < count:
         out.append(out[-1])
     return np.asarray(out, np.float32)

@@ -17,6 +17,10 @@ def _ints(text):
     return tuple(int(v) for v in text.split(","))
 
 
+def _floats(text):
+    return tuple(float(v) for v in text.split(","))
+
+
 _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--name", "name", str, "model name (default: the first exemplar's name)"),
     ("--crop", "crop", int, "training crop in pixels, a multiple of --stride"),
@@ -26,8 +30,9 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--noise-channels", "noise_channels", int, "coarse noise values per cell"),
     ("--fine-noise", "fine_noise", int, "noise values per pixel at each finer level (0 = none)"),
     ("--waves", "waves", int, "periodic channels from the exemplar's spectral peaks, 0..8 (regular textures)"),
-    ("--lattice", "lattice", _ints, "W,H: pixels of an axis-aligned repeat (tiles, grids); the --waves become its "
-                                    "fundamentals and harmonics along x and y, fixed"),
+    ("--lattice", "lattice", _floats, "W,H[,SHIFT]: pixels of a repeat (tiles, grids; bricks: brick length, "
+                                      "course height, SHIFT 0.5 for running bond, each course shifted by SHIFT*W); "
+                                      "the --waves become its lowest frequencies, fixed"),
     ("--lowpass", "lowpass", int, "low-frequency waves from the exemplar's spectrum, 0..128 (large-scale variation)"),
     ("--stride", "stride", int, "output pixels per noise cell (power of two)"),
     ("--g-widths", "g_widths", _ints, "generator channels per level, e.g. 128,96,64,32 (log2(stride)+1 values)"),

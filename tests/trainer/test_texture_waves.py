@@ -92,6 +92,14 @@ def test_a_lattice_gives_fixed_fundamentals_and_harmonics(tmp_path):
     periods = [(round(2 * math.pi * 8 / ky) if ky else 0, round(2 * math.pi * 8 / kx) if kx else 0) for ky, kx in k]
     assert periods == [(0, 64), (32, 0), (0, 32), (0, 21)]  # (y, x) periods in px; 16 px is under 2.5 cells
     assert lattice_waves((64, 16), 4, stride=8).tolist()[-1] == lattice_waves((64, 16), 4, stride=8).tolist()[-2]
+    # running bond: bricks 40 px long in 16 px courses, each course shifted by half a brick
+    bond = lattice_waves((40, 16, 0.5), 4, stride=4)
+    for ky, kx in bond:  # every wave is periodic on the lattice: exp(i k.a) = 1 for a = (40, 0) and (20, 16)
+        for ax, ay in ((40, 0), (20, 16)):
+            assert abs(math.remainder((kx * ax + ky * ay) / 4, 2 * math.pi)) < 1e-4
+    periods = sorted(round(2 * math.pi * 4 / math.hypot(ky, kx), 1) for ky, kx in bond)
+    assert periods == [16.0, 20.0, 25.0, 25.0]  # the two diagonals first, then half a brick and the courses
+    assert bond[0][1] > 0 and bond[1][1] > 0 and bond[0][0] == -bond[1][0]  # the diagonals mirror each other
     ex = stripes(tmp_path / "ex.png", size=(64, 64))
     cfg = TextureConfig(exemplars=(str(ex),), crop=32, batch=2, stride=4, g_widths=(16, 8, 8), cell_blocks=1,
                         noise_channels=4, lowpass=4, d_width=8, d_downs=2, waves=2, lattice=(16, 16))
@@ -103,3 +111,6 @@ def test_a_lattice_gives_fixed_fundamentals_and_harmonics(tmp_path):
         TextureConfig(exemplars=(str(ex),), waves=1, lattice=(64, 64)).check()
     with pytest.raises(ConfigError, match="at least 2.5 cells"):
         TextureConfig(exemplars=(str(ex),), stride=8, waves=2, lattice=(16, 64)).check()
+    with pytest.raises(ConfigError, match="row shift in 0..1"):
+        TextureConfig(exemplars=(str(ex),), stride=8, waves=2, lattice=(64, 64, 1.5)).check()
+    TextureConfig(exemplars=(str(ex),), stride=8, waves=2, lattice=(64.5, 32, 0.5)).check()
