@@ -235,3 +235,46 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
     out_a[:, :n] = (2.0 * amp * sign).T  # 0..1 image units -> -1..1 output units
     return out_k, out_a
 
+
+
+def texton(exemplar: np.ndarray, size: int, max_period: float) -> np.ndarray:
+    """The exemplar's zero-phase texton: a kernel whose convolution with white noise is its random-phase texture.
+
+    Random-phase noise keeps the exemplar's Fourier modulus and draws the phase (Galerne et al.
+    2011); convolving unit white noise with t = F^-1(sqrt(S)) / sqrt(HW) does the same with a
+    kernel centred at 0 (Desolneux et al. 2012), so the field is local and tiles exactly. S is
+    the power spectrum smoothed over frequency (the autocorrelation weighted by a Gaussian of
+    size/4 px): one exemplar's raw modulus is noisy, and its noise would spread a fifth of the
+    variance over the whole kernel, where the cut to `size` x `size` would lose it. Colours: one
+    kernel per channel on one shared noise, each channel's phase relative to the luminance's
+    kept, so channels stay correlated as in the exemplar. Only periods up to `max_period` px
+    (longer ones are the low-pass waves' band); a Hann window at the edge. In the generator's
+    -1..1 output units. # [H,W,3] 0..1 -> [3,1,size,size] float32
+    """
+    from .baselines import periodic_component
+
+    if size < 3 or size % 2 == 0:
+        raise ValueError(f"texton size must be odd and >= 3, got {size}")
+    u = periodic_component(np.asarray(exemplar, np.float64))
+    u = u - u.mean(axis=(0, 1))
+    h, w = u.shape[:2]
+    spec = np.fft.fft2(u, axes=(0, 1))
+    lum = spec.mean(axis=2, keepdims=True)
+    ly, lx = np.fft.fftfreq(h)[:, None] * h, np.fft.fftfreq(w)[None, :] * w  # circular lags in px
+    lag_window = np.exp(-0.5 * (ly**2 + lx**2) / (size / 4.0) ** 2)[..., None]
+
+    def smooth(x):  # over frequency: weight the (cross-)correlation by the lag window
+        return np.fft.fft2(np.fft.ifft2(x, axes=(0, 1)) * lag_window, axes=(0, 1))
+
+    power = np.maximum(np.real(smooth(np.abs(spec) ** 2)), 0.0)
+    cross = smooth(spec * np.conj(lum))  # each channel's phase relative to the luminance
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    keep = (1.0 / np.maximum(np.hypot(fy, fx), 1e-12) <= max_period)[..., None]
+    t_hat = np.sqrt(power) * cross / (np.abs(cross) + 1e-20) * keep
+    t = np.fft.fftshift(np.real(np.fft.ifft2(t_hat, axes=(0, 1))) / np.sqrt(h * w), axes=(0, 1))
+    r = size // 2
+    cy, cx = h // 2, w // 2
+    t = np.pad(t, ((r, r), (r, r), (0, 0)))[cy:cy + size, cx:cx + size]  # exemplars smaller than the kernel
+    window = np.hanning(size + 2)[1:-1]
+    t = t * np.outer(window, window)[..., None]
+    return (2.0 * t).transpose(2, 0, 1)[:, None].astype(np.float32)

@@ -12,7 +12,9 @@ vector per cell of `stride` pixels; 1x1 convolutions map each cell's noise, 3x3
 convolutions at cell resolution (optionally dilated) give long-range context cheaply, then
 bilinear x2 upsampling + convolutions reach pixels, each level fed its own per-pixel noise
 (fine detail); learned waves give regular textures a phase reference (PSGAN, Bergmann et al.
-2017) and fixed low-pass waves add the exemplar's large-scale variation. The input layout is
+2017) and fixed low-pass waves add the exemplar's large-scale variation; for stochastic textures
+a spot field (the exemplar's texton convolved with the last level's per-pixel noise: its
+random-phase texture, Galerne et al. 2011) is what the network starts from. The input layout is
 documented in docs/architecture.md ("Noise"). No normalisation over the image: every output
 pixel depends only on a fixed window of cells, so tiles rendered alone equal the whole.
 """
@@ -56,7 +58,7 @@ class TextureGenerator(nn.Module):
 
     def __init__(self, noise_channels: int = 16, stride: int = 8, widths: tuple = (128, 96, 64, 32),
                  cell_blocks: int = 4, out_channels: int = 3, fine_noise: int = 0, waves: tuple = (),
-                 dilations: tuple = (), lowpass: int = 0):
+                 dilations: tuple = (), lowpass: int = 0, spot: int = 0):
         super().__init__()
         levels = int(round(math.log2(stride)))
         if 2**levels != stride or levels < 1:
@@ -91,6 +93,17 @@ class TextureGenerator(nn.Module):
                 nn.Conv2d(cin + self.fine_noise + 2 * self.waves, cout, 3, padding=1),
                 nn.Sequential(_act(), PixelNorm(), nn.Conv2d(cout, cout, 3, padding=1), _act(), PixelNorm()),
             ]))
+        # Spot field: the finest level's first fine-noise channel convolved with a spot x spot kernel,
+        # initialised to the exemplar's texton (texture_data.texton), so the output starts as the
+        # exemplar's random-phase texture and the network learns what a Gaussian field lacks
+        # (edges, grains, cracks). Fed to the last level's convolution and added to the output.
+        self.spot = None
+        if spot:
+            if spot < 3 or spot % 2 == 0 or not self.fine_noise:
+                raise ValueError(f"spot must be an odd kernel size >= 3 and needs fine_noise >= 1, got {spot}")
+            self.spot = nn.Conv2d(1, out_channels, int(spot), padding=int(spot) // 2)
+            last = self.ups[-1][0]
+            self.ups[-1][0] = nn.Conv2d(last.in_channels + out_channels, last.out_channels, 3, padding=1)
         self.to_rgb = nn.Conv2d(widths[-1], out_channels, 1)
         for m in self.modules():  # He init for LeakyReLU: varied output from the first step
             if isinstance(m, nn.Conv2d):
@@ -172,10 +185,18 @@ class TextureGenerator(nn.Module):
             state_dict = {**state_dict, prefix + "_extra_state": torch.tensor(self.grey)}
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def spot_field(self, x: torch.Tensor) -> torch.Tensor:
+        """The spot field at every pixel, from the last level's first fine-noise value. # [N,C,h,w] -> [N,3,H,W]"""
+        levels = len(self.ups)
+        start = self.noise_channels + self.fine_noise * sum(4**lv for lv in range(1, levels))
+        pixel_noise = F.pixel_shuffle(x[:, start:start + self.fine_noise * 4**levels], 2**levels)[:, :1]
+        return self.spot(pixel_noise)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, f = self.noise_channels, self.random_channels
         learned = x[:, f:f + 2 * self.waves]
         h = self.cells(self.mapping(torch.cat([x[:, :c], learned], dim=1) if self.waves else x[:, :c]))
+        field = self.spot_field(x) if self.spot is not None else None
         start = c
         for level, (conv, rest) in enumerate(self.ups, start=1):
             # bilinear, not nearest: features held for whole cells and blocks step at their borders,
@@ -188,8 +209,10 @@ class TextureGenerator(nn.Module):
                 start += n
             if self.waves:
                 extra.append(self.waves_at_level(learned, level))
+            if field is not None and level == len(self.ups):
+                extra.append(field)
             h = rest(conv(torch.cat([h, *extra], dim=1) if extra else h))
-        y = self.to_rgb(h)
+        y = self.to_rgb(h) if field is None else self.to_rgb(h) + field
         if self.lowpass:
             sines = x[:, f + 2 * self.waves::2]  # [N,K,h,w]: the sin channel of each low-pass wave
             low = torch.einsum("ck,nkhw->nchw", self.lowpass_amp, sines)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_params
@@ -37,7 +38,7 @@ from ganfx.runtime.noise import NoiseField
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
-from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks
+from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
 from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
 
@@ -59,6 +60,8 @@ class TextureConfig:
     lattice: tuple = ()  # (width, height[, shift]) px of a repeat (tiles, grids; bricks with shift 0.5: each
     #                      row moved by shift*width): the waves are its lowest frequencies, fixed, not spectral peaks
     lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
+    spot: int = 0  # odd kernel size in px of a field initialised to the exemplar's random-phase texture, which the
+    #                network refines (stochastic textures: sand, dirt, rock); the low-pass waves then take periods above it
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
     cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds `dilation` cells of reach)
@@ -110,6 +113,9 @@ class TextureConfig:
                               "adv_weight", "swd_weight", "vgg_weight")
         if not 0 <= self.lowpass <= 128:
             raise ConfigError(f"lowpass must be 0..128 waves, got {self.lowpass}", "lowpass")
+        if self.spot and (self.spot < 3 or self.spot % 2 == 0 or self.fine_noise < 1):
+            raise ConfigError(f"spot is an odd kernel size >= 3 px (0 = off) and needs fine_noise >= 1, got spot "
+                              f"{self.spot} with fine_noise {self.fine_noise}", "spot", "fine_noise")
         if self.fine_noise < 0 or not 0 <= self.waves <= 8:
             raise ConfigError("fine_noise must be >= 0 and waves 0..8", "fine_noise", "waves")
         if self.lattice:
@@ -206,10 +212,22 @@ class TextureTask:
                 self.G.wave_k.requires_grad_(False)  # the repeat is exact: it stays where it is
             elif cfg.waves:
                 self.G.wave_k.copy_(torch.tensor(spectral_peaks(self.exemplars[0], cfg.waves, cfg.stride)))
+            # with a spot field the low-pass waves take the periods longer than its kernel, the field the rest
+            min_period = cfg.spot if cfg.spot else cfg.crop / 2
             if cfg.lowpass:
-                k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, cfg.crop / 2, cfg.seed)
+                k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, min_period, cfg.seed)
                 self.G.lowpass_k.copy_(torch.from_numpy(k))
                 self.G.lowpass_amp.copy_(torch.from_numpy(amp))
+            if cfg.spot:
+                ex = self.exemplars[0]
+                self.G.spot.weight.copy_(torch.from_numpy(texton(ex, cfg.spot, min_period)))
+                self.G.spot.bias.zero_()
+                # start as the random-phase texture: the network's own output small, around the exemplar's mean
+                nn.init.normal_(self.G.to_rgb.weight, std=0.1 / math.sqrt(self.G.to_rgb.in_channels))
+                self.G.to_rgb.bias.zero_()
+                probe = torch.randn(2, self.G.input_channels, 24, 24, generator=torch.Generator().manual_seed(cfg.seed))
+                offset = self.G.body(probe).mean(dim=(0, 2, 3))  # what the untrained network adds on average
+                self.G.to_rgb.bias.copy_(torch.from_numpy(ex.reshape(-1, 3).mean(axis=0) * 2.0 - 1.0) - offset)
         self.G.grey = all((e == e[..., :1]).all() for e in self.exemplars)
         self.D = PatchDiscriminator(cfg.d_width, cfg.d_downs)
         betas = tuple(cfg.betas)
@@ -231,7 +249,7 @@ class TextureTask:
         """The generator network alone, from the config (what export rebuilds; no exemplar read)."""
         return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks,
                                 fine_noise=cfg.fine_noise, waves=((0.0, 0.0),) * cfg.waves,
-                                dilations=tuple(cfg.dilations), lowpass=cfg.lowpass)
+                                dilations=tuple(cfg.dilations), lowpass=cfg.lowpass, spot=cfg.spot)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:

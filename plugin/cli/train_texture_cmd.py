@@ -34,6 +34,8 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
                                       "course height, SHIFT 0.5 for running bond, each course shifted by SHIFT*W); "
                                       "the --waves become its lowest frequencies, fixed"),
     ("--lowpass", "lowpass", int, "low-frequency waves from the exemplar's spectrum, 0..128 (large-scale variation)"),
+    ("--spot", "spot", int, "odd kernel px of a field that starts as the exemplar's random-phase texture "
+                            "(stochastic textures: sand, dirt, rock; 0 = off)"),
     ("--stride", "stride", int, "output pixels per noise cell (power of two)"),
     ("--g-widths", "g_widths", _ints, "generator channels per level, e.g. 128,96,64,32 (log2(stride)+1 values)"),
     ("--cell-blocks", "cell_blocks", int, "3x3 convolutions at noise-cell resolution (reach in cells)"),
