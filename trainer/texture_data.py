@@ -236,7 +236,6 @@ def lowpass_waves(exemplar: np.ndarray, count: int, stride: int, min_period: flo
     return out_k, out_a
 
 
-
 def texton(exemplar: np.ndarray, size: int, max_period: float) -> np.ndarray:
     """The exemplar's zero-phase texton: a kernel whose convolution with white noise is its random-phase texture.
 
