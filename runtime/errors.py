@@ -20,6 +20,7 @@ def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "strerror", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
+
 class GanfxError(Exception):
     """Base of every ganfx error: a one-line message, optionally about a file."""
 
