@@ -80,6 +80,7 @@ class NoiseSpec:
     stride: int  # output pixels (sound: samples) per noise cell
     halo: int  # cells of context needed on each side for exact tiling (sound: exact chunks)
     waves: tuple = ()  # ((ky, kx), ...) radians per cell: sin/cos channels after the noise (runtime/noise.py)
+    still: int = 0  # the first `still` noise channels keep their t=0 values (runtime/noise.py)
 
     @property
     def input_channels(self) -> int:
@@ -313,7 +314,12 @@ class ModelSpec:
                 fail("ganfx.noise", "wave vectors must be finite, at most pi radians per cell")
             if kind == "sound" and waves:
                 fail("ganfx.noise", "sound models take no waves")
-            noise = NoiseSpec(noise.channels, noise.stride, noise.halo, waves)
+            still = n.get("still", 0)
+            if isinstance(still, bool) or not isinstance(still, int) or not 0 <= still <= noise.channels \
+                    or (kind == "sound" and still):
+                fail("ganfx.noise", f"still must be a whole number of noise channels, 0..{noise.channels} "
+                     f"(0 for sounds), got {still!r}")
+            noise = NoiseSpec(noise.channels, noise.stride, noise.halo, waves, still)
             if inputs[0].channels != noise.input_channels:
                 fail("ganfx.noise", f"{noise.channels} noise channels and {len(waves)} waves make "
                      f"{noise.input_channels} input channels but the input has {inputs[0].channels}")

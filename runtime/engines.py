@@ -389,7 +389,7 @@ def bench_input(spec, width: int = 1920, height: int = 1080) -> np.ndarray:
 
         field = NoiseField(seed=7, channels=n.channels)
         return field.window(0, -n.halo, 1, BLOCK_CELLS + 2 * n.halo)[:, 0][None].astype(np.float32)
-    field = NoiseField(seed=7, channels=n.channels, waves=n.waves)
+    field = NoiseField(seed=7, channels=n.channels, waves=n.waves, still=n.still)
     cy = round_up(-(-height // n.stride) + 2 * n.halo, spec.multiple)
     cx = round_up(-(-width // n.stride) + 2 * n.halo, spec.multiple)
     return field.window(-n.halo, -n.halo, cy, cx, 0.0)[None].astype(np.float32)
@@ -413,7 +413,7 @@ def probe_input(spec) -> np.ndarray:
     if spec.kind == "sound":
         field = NoiseField(seed=7, channels=n.channels)
         return field.window(0, -n.halo, 1, 512 + 2 * n.halo)[:, 0][None].astype(np.float32)
-    field = NoiseField(seed=7, channels=n.channels, waves=n.waves)
+    field = NoiseField(seed=7, channels=n.channels, waves=n.waves, still=n.still)
     cells = round_up(32 + 2 * n.halo, spec.multiple)
     return field.window(-n.halo, -n.halo, cells, cells, 0.0)[None].astype(np.float32)
 

@@ -286,7 +286,7 @@ class Model:
     # -- textures -----------------------------------------------------------------------
     def noise_field(self, seed: int = 0, loop: float | None = None, period: tuple | None = None) -> NoiseField:
         return NoiseField(seed=seed, channels=self.spec.noise.channels, period=period, loop=loop,
-                          waves=self.spec.noise.waves)
+                          waves=self.spec.noise.waves, still=self.spec.noise.still)
 
     def generate(self, width: int, height: int, t=0.0, seed: int = 0, speed: float = 1.0,
                  loop: float | None = None, tileable: bool = False, tile: int | None = None,

@@ -12,7 +12,8 @@ Animation: each cell follows a stationary Gaussian process in `t`,
     n(t) = sum_j (A_j cos(w_j t) + B_j sin(w_j t)) / sqrt(J),
 with A_j, B_j independent hashed N(0,1) fields, so every frame is exactly N(0,1) per cell
 and the path is smooth. With `loop=N` the frequencies are whole cycles per N time units,
-so t = N gives exactly t = 0. With `period=(py, px)` cell coordinates wrap, so the
+so t = N gives exactly t = 0. The first `still` channels keep their t = 0 values at every time
+(a tile texture's offsets: its pieces stay where they are while the other channels move them a little). With `period=(py, px)` cell coordinates wrap, so the
 generated image tiles.
 
 Waves (periodic channels, as in PSGAN, Bergmann et al. 2017) give regular textures a phase
@@ -53,9 +54,12 @@ class NoiseField:
     """Deterministic Gaussian noise over an infinite grid of cells, animated in time."""
 
     def __init__(self, seed: int = 0, channels: int = 1, period: tuple | None = None, loop: float | None = None,
-                 terms: int = 2, waves: tuple = ()):
+                 terms: int = 2, waves: tuple = (), still: int = 0):
         self.seed = int(seed)
         self.channels = int(channels)
+        self.still = int(still)
+        if not 0 <= self.still <= self.channels:
+            raise ValueError(f"still must be 0..channels ({self.channels}), got {still}")
         self.period = None if period is None else (int(period[0]), int(period[1]))  # cells (y, x)
         if self.period is not None and min(self.period) < 1:
             raise ValueError("period must be >= 1 cell in each direction")
@@ -100,14 +104,15 @@ class NoiseField:
             out[2 * i + 1] = np.cos(a)
         return out
 
-    def key_field(self, key: int, y0: int, x0: int, height: int, width: int) -> np.ndarray:
-        """One independent N(0,1) field (`key` selects it), for a window of cells. # [C,h,w] float32"""
+    def key_field(self, key: int, y0: int, x0: int, height: int, width: int, channels: tuple | None = None) -> np.ndarray:
+        """One independent N(0,1) field (`key` selects it), for a window of cells and the channels
+        `channels` = (first, end) (default all). # [C,h,w] float32"""
         with np.errstate(over="ignore"):
-            return self._key_field(key, y0, x0, height, width)
+            return self._key_field(key, y0, x0, height, width, channels or (0, self.channels))
 
-    def _key_field(self, key, y0, x0, height, width):
+    def _key_field(self, key, y0, x0, height, width, channels):
         ys, xs = self.cell_coords(y0, x0, height, width)
-        c = np.arange(self.channels, dtype=np.int64)
+        c = np.arange(channels[0], channels[1], dtype=np.int64)
         base = _mix32(_u32(self.seed) ^ _mix32(_u32(key) + np.uint32(0x9E3779B9)))
         hc = _mix32(base ^ _mix32(_u32(c) * np.uint32(0x85EBCA6B) + np.uint32(1)))[:, None, None]
         hy = _mix32(_u32(ys) * np.uint32(0xC2B2AE35) + np.uint32(0x27D4EB2F))[None, :, None]
@@ -136,10 +141,12 @@ class NoiseField:
     def window(self, y0: int, x0: int, height: int, width: int, t: float = 0.0) -> np.ndarray:
         """Noise cells [y0, y0+height) x [x0, x0+width) at time t, then the waves. # [C+2W,h,w] float32"""
         acc = np.zeros((self.out_channels, height, width), dtype=np.float32)
-        noise = acc[: self.channels]
-        for key, w in self._weights(t):
-            if w != 0.0:
-                noise += np.float32(w) * self.key_field(key, y0, x0, height, width)
+        for (c0, c1), when in (((0, self.still), 0.0), ((self.still, self.channels), t)):
+            if c1 > c0:
+                noise = acc[c0:c1]
+                for key, w in self._weights(when):
+                    if w != 0.0:
+                        noise += np.float32(w) * self.key_field(key, y0, x0, height, width, (c0, c1))
         if self.waves:
             acc[self.channels:] = self.wave_window(y0, x0, height, width)
         return acc

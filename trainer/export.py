@@ -169,9 +169,21 @@ class RunGenerator:
                                     license=license, version=version)
 
     def training(self, plan: ExportPlan, extra: dict | None = None) -> dict:
-        """ganfx.training: the checkpoint's task summary, the plan's additions, iterations and time."""
+        """ganfx.training: the checkpoint's task summary, the plan's additions, iterations and time.
+
+        Data paths are written as the model card shows them (model_card.portable_path): a model
+        carries no folder of the machine it was trained on."""
+        from .model_card import portable_path
+
         meta = self.checkpoint.meta
-        return {**meta.get("training", {}), **plan.training, "iterations": self.checkpoint.iteration,
+        summary = dict(meta.get("training", {}))
+        for key in getattr(type(self.cfg), "PATH_FIELDS", ()):
+            value = summary.get(key)
+            if isinstance(value, str):
+                summary[key] = portable_path(value)
+            elif isinstance(value, list):
+                summary[key] = [portable_path(v) if isinstance(v, str) else v for v in value]
+        return {**summary, **plan.training, "iterations": self.checkpoint.iteration,
                 "training_seconds": meta.get("seconds"), **(extra or {})}
 
 

@@ -75,7 +75,7 @@ def portable_config(run_config: dict, run_dir=None) -> dict:
 _COMMAND_FIELDS = {
     "texture": (("exemplars",),
                 ("name", "crop", "batch", "scale_jitter", "augment", "noise_channels", "fine_noise", "waves", "lattice",
-                 "lowpass", "spot", "stride", "g_widths", "cell_blocks", "dilations", "margin_cells", "d_width", "d_downs",
+                 "lowpass", "spot", "tile", "tile_blend", "tile_motion", "stride", "g_widths", "cell_blocks", "dilations", "margin_cells", "d_width", "d_downs",
                  "loss", "r1_gamma", "r1_every", "swd_weight", "vgg_weight", "adv_weight", "lr_g", "lr_d",
                  "sample_px"),
                 {"flips": "--flips", "rot90": "--rot90"}),
@@ -176,7 +176,9 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         f"File: `{path.name}` ({size_mb:.2f} MB)" + (f", fp16 variant `{fp16.name}` ({fp16.stat().st_size / 1e6:.2f} MB)"
                                                     if fp16.is_file() else "") + ".",
-        f"Noise: {spec.noise.channels} channels, {spec.noise.stride} px per cell, halo {spec.noise.halo} cells "
+        f"Noise: {spec.noise.channels} channels" + (f" ({spec.noise.still} of them still in time)" if spec.noise.still
+                                                     else "")
+        + f", {spec.noise.stride} px per cell, halo {spec.noise.halo} cell{'s' if spec.noise.halo != 1 else ''} "
         f"({spec.halo} px). onnxruntime vs torch at export: max abs difference {spec.parity:.2e}.",
         "",
         "## Data and licence",

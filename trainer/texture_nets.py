@@ -56,6 +56,8 @@ class TextureGenerator(nn.Module):
     cells; waves give regular textures (brick courses) a phase reference.
     """
 
+    still = 0  # noise channels that keep their t=0 values (TileGenerator's offsets; none here)
+
     def __init__(self, noise_channels: int = 16, stride: int = 8, widths: tuple = (128, 96, 64, 32),
                  cell_blocks: int = 4, out_channels: int = 3, fine_noise: int = 0, waves: tuple = (),
                  dilations: tuple = (), lowpass: int = 0, spot: int = 0):
@@ -236,6 +238,124 @@ class TextureGenerator(nn.Module):
             self.train(was)
 
 
+class TileGenerator(nn.Module):
+    """Noise cells -> texture from a learned periodic tile. # [N,4,h,w] -> [N,3,h*stride,w*stride] in -1..1
+
+    The tile (`tile` x `tile` px, 3 channels) is the model's only weight. Every noise cell shows
+    it from its own offset: two still noise values (runtime/noise.py `still`: they do not move in
+    time) through the normal CDF times the tile's size, plus `motion` px times two moving ones,
+    so an animation moves each piece a few pixels around its place, smoothly (read bilinearly;
+    trained through this sampling, the tile sharpens itself for the blur of sub-pixel offsets).
+    Every pixel blends the four cells around it with tent weights raised to `sharpness`,
+    variance-preserving (Heitz & Neyret 2018: a blend of independent pieces is rescaled around
+    the tile's mean colour, so it keeps the tile's contrast). Each cell shows the tile relative
+    to its own corner, so the output depends only on the noise of the cell and its 8 neighbours
+    (halo 1) and tiles exactly. Trained through this rendering (TextureTask, `--tile`), the
+    tile learns what its blends need; it starts as the exemplar's random-phase texture.
+    """
+
+    noise_channels, still, fine_noise, waves, lowpass, spot = 4, 2, 0, 0, 0, None
+
+    def __init__(self, tile: int = 64, stride: int = 32, sharpness: float = 2.0, motion: float = 2.0):
+        super().__init__()
+        if tile < 8 or stride < 2 or sharpness <= 0 or motion < 0:
+            raise ValueError(f"tile must be >= 8 px, stride >= 2 px, sharpness > 0 and motion >= 0, got tile {tile}, "
+                             f"stride {stride}, sharpness {sharpness}, motion {motion}")
+        self.stride, self.sharpness, self.grey = int(stride), float(sharpness), False
+        self.tile = nn.Parameter(torch.zeros(3, int(tile), int(tile)))
+        self.motion = float(motion)
+        # Per pixel of a cell (the same in every cell): the first of the two cell rows (or columns)
+        # it blends, -1 (the cell before) in the cell's first half, else 0 (its own), and that
+        # cell's tent weight; the second is the next cell, with 1 - weight.
+        centre = (torch.arange(self.stride, dtype=torch.float32) + 0.5) / self.stride  # 0..1 across a cell
+        first = torch.where(centre < 0.5, -1, 0)
+        self.register_buffer("first", first)
+        self.register_buffer("first_weight", 1.0 - (centre - (first + 0.5)).abs())
+
+    random_channels = input_channels = 4
+
+    def wave_vectors(self) -> tuple:
+        return ()
+
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor(bool(self.grey))
+
+    def set_extra_state(self, state) -> None:
+        self.grey = bool(state)
+
+    def halo_cells(self) -> int:
+        """Cells of context each side, measured: the pixels that change when one cell's noise does."""
+        with torch.no_grad():
+            tile = self.tile if float(self.tile.std()) > 0 else torch.randn_like(self.tile)
+            probe = copy.deepcopy(self).cpu().float().eval()
+            probe.tile.copy_(tile.cpu())
+            noise = torch.randn(1, 4, 7, 7, generator=torch.Generator().manual_seed(0))
+            moved = noise.clone()
+            moved[:, :, 3, 3] += 1.0
+            changed = (probe.body(noise) - probe.body(moved)).abs().amax(dim=(0, 1)) > 0
+        ys, xs = torch.nonzero(changed, as_tuple=True)
+        s = self.stride
+        return int(max(3 - int(ys.min()) // s, int(ys.max()) // s - 3, 3 - int(xs.min()) // s, int(xs.max()) // s - 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        s, size = self.stride, self.tile.shape[-1]
+        z = F.pad(x[:, :4], (1, 1, 1, 1), mode="replicate")  # [N,4,h+2,w+2]: border cells' neighbours
+        place = size * 0.5 * (1.0 + torch.erf(z[:, :2] * (1.0 / math.sqrt(2.0))))  # still: px in 0..size
+        offset = place + self.motion * z[:, 2:]  # [N,2,h+2,w+2]
+        cell_y = torch.arange(h * s, device=x.device) // s  # [H]
+        cell_x = torch.arange(w * s, device=x.device) // s
+        first_y, first_x = self.first.repeat(h), self.first.repeat(w)
+        weight_y, weight_x = self.first_weight.repeat(h), self.first_weight.repeat(w)
+        inside_y = torch.arange(s, device=x.device).repeat(h)  # pixel within its cell
+        inside_x = torch.arange(s, device=x.device).repeat(w)
+        table = self.tile.reshape(3, size * size).t()  # [S*S,3]
+        mean = self.tile.mean(dim=(1, 2)).view(1, 3, 1, 1)
+        total = squares = 0.0
+        for by in (0, 1):
+            row = first_y + by  # which neighbour row: -1, 0 or 1 cells from the pixel's own
+            wy = weight_y if by == 0 else 1.0 - weight_y
+            for bx in (0, 1):
+                col = first_x + bx
+                wx = weight_x if bx == 0 else 1.0 - weight_x
+                o = offset[:, :, cell_y + row + 1][:, :, :, cell_x + col + 1]  # [N,2,H,W] that cell's offset
+                # the pixel relative to that cell's corner, read from the tile at the cell's offset
+                ty = o[:, 0] + (inside_y - row * s)[None, :, None]
+                tx = o[:, 1] + (inside_x - col * s)[None, None, :]
+                piece = self._bilinear(table, ty, tx)
+                wt = (wy[:, None] * wx[None, :]) ** self.sharpness  # [H,W]
+                total = total + wt * (piece - mean)
+                squares = squares + wt * wt
+        y = mean + total / torch.sqrt(squares)  # sum(w p) / sum(w), times sum(w) / sqrt(sum(w^2))
+        if self.training:
+            return y
+        if self.grey:
+            y = y.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        return y.clamp(-1.0, 1.0)
+
+    def _bilinear(self, table: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor) -> torch.Tensor:
+        """The periodic tile at real positions. # table [S*S,3], ty/tx [N,H,W] px -> [N,3,H,W]"""
+        size = self.tile.shape[-1]
+        y0, x0 = torch.floor(ty), torch.floor(tx)
+        fy, fx = (ty - y0)[:, None], (tx - x0)[:, None]
+        y0, x0 = y0.long() % size, x0.long() % size
+        y1, x1 = (y0 + 1) % size, (x0 + 1) % size
+
+        def at(yy, xx):  # one row of the [S*S,3] table per pixel: all three channels in one gather
+            return table[yy * size + xx].permute(0, 3, 1, 2)
+
+        return (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the clamp."""
+        was = self.training
+        self.train(True)
+        try:
+            return self.forward(x)
+        finally:
+            self.train(was)
+
+
 @torch.no_grad()
 def measure_halo_cells(G: TextureGenerator) -> int:
     """Noise cells of context an output cell needs on each side, measured by perturbing one cell.
@@ -246,6 +366,8 @@ def measure_halo_cells(G: TextureGenerator) -> int:
     is the halo Model.generate must add around every window. Measured on the CPU in float32,
     wherever G trains (the reach is a property of the architecture, not of the device).
     """
+    if isinstance(G, TileGenerator):
+        return G.halo_cells()
     probe = copy.deepcopy(G).cpu().float().eval()
     for m in probe.modules():
         if isinstance(m, nn.Conv2d):

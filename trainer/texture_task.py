@@ -38,9 +38,10 @@ from ganfx.runtime.noise import NoiseField
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
+from .baselines import random_phase_noise
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
-from .texture_nets import PatchDiscriminator, TextureGenerator, measure_halo_cells
+from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class TextureConfig:
     lowpass: int = 32  # fixed low-frequency waves from the exemplar's spectrum, periods above crop/2 (0 = off)
     spot: int = 0  # odd kernel size in px of a field initialised to the exemplar's random-phase texture, which the
     #                network refines (stochastic textures: sand, dirt, rock); the low-pass waves then take periods above it
+    tile: int = 0  # px of a learned periodic tile that the model shows from a random offset in every cell, cells
+    #                blended (texture_nets.TileGenerator; stochastic textures); 0 = the network generator
+    tile_blend: float = 2.0  # sharpness of the tile's blend between cells (1: tent weights; higher: narrower seams)
+    tile_motion: float = 2.0  # px a tile's pieces move around their places as the noise moves (std)
     stride: int = 8  # output pixels per noise cell (a power of two)
     g_widths: tuple = (128, 96, 64, 32)  # generator channels at cell resolution, then after each x2 upsample
     cell_blocks: int = 4  # 3x3 convolutions at cell resolution (each adds `dilation` cells of reach)
@@ -89,7 +94,7 @@ class TextureConfig:
             raise ConfigError("give at least one exemplar image", "exemplars")
         if self.stride < 2 or self.stride & (self.stride - 1):
             raise ConfigError(f"stride must be a power of two >= 2, got {self.stride}", "stride")
-        if len(self.g_widths) != int(round(math.log2(self.stride))) + 1:
+        if not self.tile and len(self.g_widths) != int(round(math.log2(self.stride))) + 1:
             raise ConfigError(f"g_widths needs log2(stride)+1 = {int(math.log2(self.stride)) + 1} entries, "
                               f"got {len(self.g_widths)}", "g_widths")
         if self.crop < self.stride or self.crop % self.stride:
@@ -127,6 +132,15 @@ class TextureConfig:
             if self.waves < 2:
                 raise ConfigError("a lattice needs at least 2 waves (its fundamentals along x and y)", "waves",
                                   "lattice")
+        if self.tile:
+            if self.tile < 2 * self.stride or self.stride < 8 or self.tile_blend <= 0 or self.tile_motion < 0:
+                raise ConfigError(f"a tile needs cells (stride) of at least 8 px, a tile of at least two cells, "
+                                  f"tile_blend > 0 and tile_motion >= 0, got tile {self.tile}, stride {self.stride}, "
+                                  f"tile_blend {self.tile_blend}, tile_motion {self.tile_motion}", "tile", "stride",
+                                  "tile_blend", "tile_motion")
+            if self.waves or self.lattice or self.spot:
+                raise ConfigError("a tile model has no waves, lattice or spot field (they belong to the network "
+                                  "generator)", "tile", "waves", "lattice", "spot")
         try:
             check_policy(self.augment)
         except UserInputError as exc:
@@ -174,7 +188,7 @@ def lattice_waves(lattice, count: int, stride: int) -> np.ndarray:
 
 def noise_grid(G: TextureGenerator, cells_h: int, cells_w: int, seed: int, t: float = 0.0, y0: int = 0, x0: int = 0):
     """Runtime noise for G (the same NoiseField hosts use, waves included) as a CPU torch batch. # -> [1,C,h,w]"""
-    field = NoiseField(seed=seed, channels=G.random_channels, waves=G.wave_vectors())
+    field = NoiseField(seed=seed, channels=G.random_channels, waves=G.wave_vectors(), still=G.still)
     return torch.from_numpy(field.window(y0, x0, cells_h, cells_w, t))[None]
 
 
@@ -207,14 +221,24 @@ class TextureTask:
                                    cfg.rot90, names)
         self.G = self.generator(cfg)
         with torch.no_grad():
-            if cfg.lattice:
+            if cfg.tile:  # the tile starts as the exemplar's random-phase texture (periodic by construction)
+                ex = self.exemplars[0]
+                h, w = ex.shape[:2]
+                if min(h, w) < cfg.tile:
+                    raise ConfigError(f"{names[0]}: the tile ({cfg.tile} px) must fit in the exemplar ({w}x{h})",
+                                      "tile")
+                centre = ex[(h - cfg.tile) // 2:(h - cfg.tile) // 2 + cfg.tile,
+                            (w - cfg.tile) // 2:(w - cfg.tile) // 2 + cfg.tile]
+                start = random_phase_noise(np.ascontiguousarray(centre), seed=cfg.seed)
+                self.G.tile.copy_(torch.from_numpy(start.transpose(2, 0, 1).copy()) * 2.0 - 1.0)
+            elif cfg.lattice:
                 self.G.wave_k.copy_(torch.from_numpy(lattice_waves(cfg.lattice, cfg.waves, cfg.stride)))
                 self.G.wave_k.requires_grad_(False)  # the repeat is exact: it stays where it is
             elif cfg.waves:
                 self.G.wave_k.copy_(torch.tensor(spectral_peaks(self.exemplars[0], cfg.waves, cfg.stride)))
             # with a spot field the low-pass waves take the periods longer than its kernel, the field the rest
             min_period = cfg.spot if cfg.spot else cfg.crop / 2
-            if cfg.lowpass:
+            if cfg.lowpass and not cfg.tile:
                 k, amp = lowpass_waves(self.exemplars[0], cfg.lowpass, cfg.stride, min_period, cfg.seed)
                 self.G.lowpass_k.copy_(torch.from_numpy(k))
                 self.G.lowpass_amp.copy_(torch.from_numpy(amp))
@@ -245,8 +269,10 @@ class TextureTask:
             self.vgg_target = [torch.cat(layer) for layer in zip(*per_view)]  # [N,C] per layer, all views
 
     @staticmethod
-    def generator(cfg: TextureConfig) -> TextureGenerator:
+    def generator(cfg: TextureConfig) -> TextureGenerator | TileGenerator:
         """The generator network alone, from the config (what export rebuilds; no exemplar read)."""
+        if cfg.tile:
+            return TileGenerator(cfg.tile, cfg.stride, cfg.tile_blend, cfg.tile_motion)
         return TextureGenerator(cfg.noise_channels, cfg.stride, tuple(cfg.g_widths), cfg.cell_blocks,
                                 fine_noise=cfg.fine_noise, waves=((0.0, 0.0),) * cfg.waves,
                                 dilations=tuple(cfg.dilations), lowpass=cfg.lowpass, spot=cfg.spot)
@@ -397,7 +423,7 @@ class TextureTask:
             inputs=(TensorSpec("noise", G.input_channels, (-4.0, 4.0), "none"),),
             outputs=(TensorSpec("image", 3, (-1.0, 1.0), "srgb"),),
             halo=halo * cfg.stride, multiple=1, params=texture_params(),
-            noise=NoiseSpec(G.random_channels, cfg.stride, halo, G.wave_vectors()),
+            noise=NoiseSpec(G.random_channels, cfg.stride, halo, G.wave_vectors(), G.still),
         )
         side = 2 * halo + 3
         example = noise_grid(G, side, side, 0)

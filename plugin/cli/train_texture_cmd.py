@@ -36,6 +36,10 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--lowpass", "lowpass", int, "low-frequency waves from the exemplar's spectrum, 0..128 (large-scale variation)"),
     ("--spot", "spot", int, "odd kernel px of a field that starts as the exemplar's random-phase texture "
                             "(stochastic textures: sand, dirt, rock; 0 = off)"),
+    ("--tile", "tile", int, "px of a learned periodic tile shown from a random offset in every cell, cells blended "
+                            "(stochastic textures: rock, rust, dirt; replaces the network; 0 = off)"),
+    ("--tile-blend", "tile_blend", float, "sharpness of the tile's blend between cells (1: tent weights)"),
+    ("--tile-motion", "tile_motion", float, "px the tile's pieces move around their places when animated"),
     ("--stride", "stride", int, "output pixels per noise cell (power of two)"),
     ("--g-widths", "g_widths", _ints, "generator channels per level, e.g. 128,96,64,32 (log2(stride)+1 values)"),
     ("--cell-blocks", "cell_blocks", int, "3x3 convolutions at noise-cell resolution (reach in cells)"),

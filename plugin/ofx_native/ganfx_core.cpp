@@ -524,6 +524,12 @@ Contract parse_contract(const std::function<bool(const std::string&, std::string
         c.noise.waves.emplace_back(ky, kx);
       }
     }
+    if (const Json* still = n.get("still")) {
+      int64_t v = -1;
+      if (!ContractReader::whole(still, &v) || v < 0 || v > channels)
+        r.fail("ganfx.noise", "still must be a whole number of noise channels, 0.." + std::to_string(channels));
+      c.noise.still = static_cast<int>(v);
+    }
     if (c.input.channels != c.noise.input_channels())
       r.fail("ganfx.noise", std::to_string(c.noise.channels) + " noise channels and " +
                                 std::to_string(c.noise.waves.size()) + " waves make " +
@@ -671,10 +677,11 @@ std::pair<double, double> snap_wave(std::pair<double, double> k, int64_t py, int
 }  // namespace
 
 NoiseField::NoiseField(int64_t seed, int channels, bool periodic, int64_t period_y, int64_t period_x, double loop,
-                       const std::vector<std::pair<double, double>>& waves, int terms)
-    : seed_(seed), channels_(channels), periodic_(periodic), py_(period_y), px_(period_x), loop_(loop),
+                       const std::vector<std::pair<double, double>>& waves, int still, int terms)
+    : seed_(seed), channels_(channels), still_(still), periodic_(periodic), py_(period_y), px_(period_x), loop_(loop),
       terms_(terms), waves_(waves) {
   if (periodic_ && (py_ < 1 || px_ < 1)) throw Error("period must be >= 1 cell in each direction");
+  if (still_ < 0 || still_ > channels_) throw Error("still must be 0..channels");
   if (terms_ < 1 || terms_ > 3) throw Error("terms must be 1, 2 or 3");
   if (periodic_)
     for (auto& k : waves_) k = snap_wave(k, py_, px_);
@@ -685,7 +692,8 @@ NoiseField::NoiseField(int64_t seed, int channels, bool periodic, int64_t period
   }
 }
 
-void NoiseField::key_field_add(int key, float weight, int64_t y0, int64_t x0, int h, int w, float* out) const {
+void NoiseField::key_field_add(int key, float weight, int64_t y0, int64_t x0, int h, int w, int c0, int c1,
+                               float* out) const {
   const uint32_t base = mix32(u32(seed_) ^ mix32(u32(key) + 0x9E3779B9u));
   std::vector<uint32_t> hy(h), hx(w);
   for (int i = 0; i < h; ++i) {
@@ -700,7 +708,7 @@ void NoiseField::key_field_add(int key, float weight, int64_t y0, int64_t x0, in
   }
   const float scale1 = static_cast<float>(1.0 / 16777216.0);
   const float scale2 = static_cast<float>(2.0 * M_PI / 16777216.0);
-  for (int c = 0; c < channels_; ++c) {
+  for (int c = c0; c < c1; ++c) {
     const uint32_t hc = mix32(base ^ mix32(u32(c) * 0x85EBCA6Bu + 1u));
     float* plane = out + static_cast<size_t>(c) * h * w;
     for (int i = 0; i < h; ++i) {
@@ -724,9 +732,8 @@ void NoiseField::key_field_add(int key, float weight, int64_t y0, int64_t x0, in
   }
 }
 
-void NoiseField::window(int64_t y0, int64_t x0, int h, int w, double t, float* out) const {
-  const size_t plane = static_cast<size_t>(h) * w;
-  std::fill(out, out + plane * out_channels(), 0.0f);
+void NoiseField::time_fields_add(double t, int64_t y0, int64_t x0, int h, int w, int c0, int c1, float* out) const {
+  if (c1 <= c0) return;
   // the time weights: (key, weight) pairs, cos and sin of each term's angle over sqrt(terms)
   double angles[3];
   if (loop_ != 0.0) {
@@ -738,9 +745,16 @@ void NoiseField::window(int64_t y0, int64_t x0, int h, int w, double t, float* o
   const double norm = 1.0 / std::sqrt(static_cast<double>(terms_));
   for (int j = 0; j < terms_; ++j) {
     const double wc = std::cos(angles[j]) * norm, ws = std::sin(angles[j]) * norm;
-    if (wc != 0.0) key_field_add(2 * j, static_cast<float>(wc), y0, x0, h, w, out);
-    if (ws != 0.0) key_field_add(2 * j + 1, static_cast<float>(ws), y0, x0, h, w, out);
+    if (wc != 0.0) key_field_add(2 * j, static_cast<float>(wc), y0, x0, h, w, c0, c1, out);
+    if (ws != 0.0) key_field_add(2 * j + 1, static_cast<float>(ws), y0, x0, h, w, c0, c1, out);
   }
+}
+
+void NoiseField::window(int64_t y0, int64_t x0, int h, int w, double t, float* out) const {
+  const size_t plane = static_cast<size_t>(h) * w;
+  std::fill(out, out + plane * out_channels(), 0.0f);
+  time_fields_add(0.0, y0, x0, h, w, 0, still_, out);  // still channels: their t=0 values
+  time_fields_add(t, y0, x0, h, w, still_, channels_, out);
   // waves: float64 angles, each wrapped, so far cells get the same values as near ones
   for (size_t i = 0; i < waves_.size(); ++i) {
     const double ky = waves_[i].first, kx = waves_[i].second, phase = phases_[i];
@@ -883,7 +897,7 @@ void render_texture(const Contract& contract, const Network& net, const TextureA
   if (args.tileable && (args.height % s || args.width % s))
     throw Error(contract.name + ": tileable output needs width and height multiples of " + std::to_string(s) +
                 ", got " + std::to_string(args.width) + "x" + std::to_string(args.height));
-  NoiseField field(args.seed, n.channels, args.tileable, cells_y, cells_x, args.loop, n.waves);
+  NoiseField field(args.seed, n.channels, args.tileable, cells_y, cells_x, args.loop, n.waves, n.still);
   // the kept image cells and the span of the cell grid (grown by the noise halo) they need
   const int64_t ky0 = floor_div(r0, s), ky1 = ceil_div(r1, s), kx0 = floor_div(c0, s), kx1 = ceil_div(c1, s);
   const int64_t gy0 = context_span(ky0 + halo, ky1 + halo, halo, m).first;

@@ -65,6 +65,7 @@ struct ParamSpec {
 struct NoiseSpec {
   int channels = 0, stride = 1, halo = 0;
   std::vector<std::pair<double, double>> waves;  // (ky, kx) radians per cell
+  int still = 0;                                  // the first `still` channels keep their t=0 values
   int input_channels() const { return channels + 2 * static_cast<int>(waves.size()); }
 };
 
@@ -108,15 +109,18 @@ struct TileGrid {
 class NoiseField {
  public:
   NoiseField(int64_t seed, int channels, bool periodic, int64_t period_y, int64_t period_x, double loop,
-             const std::vector<std::pair<double, double>>& waves, int terms = 2);
+             const std::vector<std::pair<double, double>>& waves, int still = 0, int terms = 2);
   int out_channels() const { return channels_ + 2 * static_cast<int>(waves_.size()); }
   // cells [y0, y0+h) x [x0, x0+w) at time t: the noise channels, then sin and cos of each wave.
   void window(int64_t y0, int64_t x0, int h, int w, double t, float* out) const;  // [C,h,w]
 
  private:
-  void key_field_add(int key, float weight, int64_t y0, int64_t x0, int h, int w, float* out) const;
+  // adds weight * key field `key` to channels [c0, c1) of out ([channels,h,w])
+  void key_field_add(int key, float weight, int64_t y0, int64_t x0, int h, int w, int c0, int c1, float* out) const;
+  void time_fields_add(double t, int64_t y0, int64_t x0, int h, int w, int c0, int c1, float* out) const;
   int64_t seed_;
   int channels_;
+  int still_;
   bool periodic_;
   int64_t py_, px_;
   double loop_;  // 0: free-running

@@ -888,14 +888,15 @@ GANFX_EXPORT OfxPlugin* OfxGetPlugin(int nth) {
 }
 
 // Not OpenFX: the noise field a texture model reads, for checking it against runtime/noise.py.
-// waves: n_waves (ky, kx) pairs; out: [channels + 2 n_waves, h, w] float32. Returns 0, or 1 on error.
+// waves: n_waves (ky, kx) pairs; still: leading channels kept at t=0; out: [channels + 2 n_waves, h, w]
+// float32. Returns 0, or 1 on error.
 GANFX_EXPORT int ganfx_noise_window(int64_t seed, int channels, int periodic, int64_t period_y, int64_t period_x,
-                                    double loop, const double* waves, int n_waves, int64_t y0, int64_t x0, int h,
-                                    int w, double t, float* out) {
+                                    double loop, const double* waves, int n_waves, int still, int64_t y0, int64_t x0,
+                                    int h, int w, double t, float* out) {
   try {
     std::vector<std::pair<double, double>> k;
     for (int i = 0; i < n_waves; ++i) k.emplace_back(waves[2 * i], waves[2 * i + 1]);
-    ganfx::NoiseField field(seed, channels, periodic != 0, period_y, period_x, loop, k);
+    ganfx::NoiseField field(seed, channels, periodic != 0, period_y, period_x, loop, k, still);
     field.window(y0, x0, h, w, t, out);
     return 0;
   } catch (...) {

@@ -217,16 +217,16 @@ class OfxHost:
                 return p
         raise KeyError(identifier)
 
-    def noise_window(self, seed, channels, period, loop, waves, y0, x0, h, w, t) -> np.ndarray:
+    def noise_window(self, seed, channels, period, loop, waves, y0, x0, h, w, t, still=0) -> np.ndarray:
         """The plug-in's noise field ([C+2W,h,w] float32), through its ganfx_noise_window export."""
         fn = self.lib.ganfx_noise_window
         fn.argtypes = [C.c_int64, C.c_int, C.c_int, C.c_int64, C.c_int64, C.c_double, C.c_void_p, C.c_int,
-                       C.c_int64, C.c_int64, C.c_int, C.c_int, C.c_double, C.c_void_p]
+                       C.c_int, C.c_int64, C.c_int64, C.c_int, C.c_int, C.c_double, C.c_void_p]
         k = np.ascontiguousarray(np.asarray(waves, np.float64).reshape(-1, 2))
         out = np.empty((channels + 2 * len(k), h, w), np.float32)
         py, px = period or (0, 0)
         rc = fn(seed, channels, int(period is not None), py, px, float(loop or 0.0), k.ctypes.data, len(k),
-                y0, x0, h, w, t, out.ctypes.data)
+                still, y0, x0, h, w, t, out.ctypes.data)
         assert rc == 0
         return out
 

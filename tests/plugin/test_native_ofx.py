@@ -359,13 +359,14 @@ def test_noise_field_is_the_runtimes(host):
              w=12, t=2.7),
         dict(seed=2**31 - 1, channels=3, period=None, loop=None, waves=((1.2, -3.1),), y0=10**6, x0=-10**6, h=6,
              w=7, t=-1234.5),
+        dict(seed=5, channels=4, period=(6, 8), loop=2.0, waves=(), y0=-1, x0=-1, h=8, w=10, t=0.7, still=2),
     ]
     for c in cases:
         field = NoiseField(seed=c["seed"], channels=c["channels"], period=c["period"], loop=c["loop"],
-                           waves=c["waves"])
+                           waves=c["waves"], still=c.get("still", 0))
         ref = field.window(c["y0"], c["x0"], c["h"], c["w"], c["t"])
         got = host.noise_window(c["seed"], c["channels"], c["period"], c["loop"], c["waves"], c["y0"], c["x0"],
-                                c["h"], c["w"], c["t"])
+                                c["h"], c["w"], c["t"], c.get("still", 0))
         # same hash, same Box-Muller: differences are float32 rounding of log/cos (numpy's own vs libm's)
         assert got.shape == ref.shape and _diff(got, ref) <= 2e-6, c
 

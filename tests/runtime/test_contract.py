@@ -89,6 +89,18 @@ def test_malformed_waves_are_refused_by_name(waves, needle):
     assert needle in str(err.value) and "tex.onnx" in str(err.value) and "ganfx.noise" in str(err.value)
 
 
+@pytest.mark.parametrize("still", [-1, 99, 1.5, "2", True])
+def test_malformed_still_channels_are_refused_by_name(still):
+    md = texture_spec().to_metadata()
+    noise = json.loads(md["ganfx.noise"])
+    md["ganfx.noise"] = json.dumps({**noise, "still": still})
+    with pytest.raises(ContractError) as err:
+        ModelSpec.from_metadata(md, path="tex.onnx")
+    assert "still must be" in str(err.value) and "tex.onnx" in str(err.value) and "\n" not in str(err.value)
+    md["ganfx.noise"] = json.dumps({**noise, "still": noise["channels"]})
+    assert ModelSpec.from_metadata(md).noise.still == noise["channels"]
+
+
 def test_no_contract_at_all():
     with pytest.raises(ContractError, match="no ganfx contract"):
         ModelSpec.from_metadata({"producer": "x"}, path="plain.onnx")

@@ -37,6 +37,19 @@ def test_smooth_in_time():
     assert np.abs(a - b).mean() < 0.02 < np.abs(a - far).mean()
 
 
+@pytest.mark.parametrize("loop", [None, 3.0])
+def test_still_channels_keep_their_first_values_and_the_others_move(loop):
+    f = NoiseField(6, 5, loop=loop, still=2)
+    moving = NoiseField(6, 5, loop=loop)
+    a, b = f.window(-3, 4, 20, 24, 0.0), f.window(-3, 4, 20, 24, 1.7)
+    assert np.array_equal(a, moving.window(-3, 4, 20, 24, 0.0))  # the same field at t=0
+    assert np.array_equal(a[:2], b[:2]) and np.array_equal(b[2:], moving.window(-3, 4, 20, 24, 1.7)[2:])
+    assert np.abs(a[2:] - b[2:]).mean() > 0.1
+    assert np.array_equal(f.window(2, 9, 5, 6, 1.7), b[:, 5:10, 5:11])  # any window: the same cells
+    with pytest.raises(ValueError, match="still"):
+        NoiseField(0, 2, still=3)
+
+
 @pytest.mark.parametrize("loop", [24, 2.5])
 def test_exact_loop(loop):
     f = NoiseField(9, 4, loop=loop)

@@ -44,6 +44,8 @@ def test_contract_is_complete_and_matches_the_network(run_dir, exported):
     names = {p.name for p in spec.params}
     assert names >= {"seed", "speed", "loop", "tileable"} and "scale" not in names  # scale was removed
     assert spec.training["iterations"] == 4 and spec.training["task"] == "texture"
+    # the exemplar trained from an absolute path is recorded by its name: no folder of this machine
+    assert spec.training["exemplars"] == [Path(p).name for p in load_run_generator(run_dir).cfg.exemplars]
     assert spec.parity == pytest.approx(parity) and 0.0 <= parity <= 1e-3
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
