@@ -66,6 +66,9 @@ class TorchGraph:
                 continue
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
             self.nodes.append((n.op_type, list(n.input), list(n.output), attrs))
+        missing = sorted({op for op, *_ in self.nodes if not hasattr(self, "op_" + op)})
+        if missing:  # e.g. a tile texture's gathers: no torch row rather than a traceback
+            raise NotImplementedError(f"not measured (this benchmark's torch interpreter lacks {', '.join(missing)})")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch

