@@ -4,6 +4,7 @@ The task supplies data (pairs or clip + keyframes, patch sampler), networks (a l
 generator, a PatchGAN) and one `step()`:
 
     L_G = l1 * |blur(G(x)) - blur(y)|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
+          + swd * SW(patches of G(x), patches of y)
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
     cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
@@ -35,6 +36,7 @@ from .device import CPU, TrainingDevice
 from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, spread
 from .effect_nets import EffectGenerator, PatchDiscriminator
 from .temporal import consistency_loss, random_warps
+from .texture_losses import sliced_patch_loss
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class EffectConfig:
     #                       looks painted anew on every frame, whose strokes L1 averages into a blur; the
     #                       adversarial term then supplies the strokes (use with a larger adv)
     adv: float = 0.05  # weight of the adversarial loss (keeps strokes crisp; L1 alone blurs them)
+    swd: float = 0.0  # weight of a sliced-Wasserstein loss between the output's and the target's 7x7 patch
+    #                   distributions (texture_losses): matches the look's local statistics (strokes, dabs)
+    #                   where a per-pixel loss averages strokes that land anew on every frame (0 = off)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
     warp_shift: float = 2.0  # random warps: shift in pixels
@@ -86,6 +91,8 @@ class EffectConfig:
                               "masks")
         if self.l1_blur < 0:
             raise ConfigError(f"l1_blur is a blur radius (sigma in px), >= 0; got {self.l1_blur}", "l1_blur")
+        if self.swd < 0:
+            raise ConfigError(f"swd is a loss weight, >= 0; got {self.swd}", "swd")
         if self.adv_loss not in ("lsgan", "hinge"):
             raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
@@ -182,6 +189,7 @@ class EffectTask:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
         self.warp_rng = torch.Generator().manual_seed(cfg.seed + 1)
+        self.swd_rng = torch.Generator().manual_seed(cfg.seed + 2)
         self.fingerprint = data_fingerprint(cfg)
 
     @staticmethod
@@ -198,11 +206,14 @@ class EffectTask:
 
     def state(self) -> dict:
         """JSON-able RNG state of the task's own random streams (patches, warps)."""
-        return {"sampler": self.sampler.state(), "warps": self.warp_rng.get_state().tolist()}
+        return {"sampler": self.sampler.state(), "warps": self.warp_rng.get_state().tolist(),
+                "swd": self.swd_rng.get_state().tolist()}
 
     def set_state(self, state: dict) -> None:
         self.sampler.set_state(state["sampler"])
         self.warp_rng.set_state(torch.tensor(state["warps"], dtype=torch.uint8))
+        if "swd" in state:  # runs from before the swd term have no such stream
+            self.swd_rng.set_state(torch.tensor(state["swd"], dtype=torch.uint8))
 
     # -- one step ---------------------------------------------------------------------
     def _d_loss(self, real, fake):
@@ -242,10 +253,15 @@ class EffectTask:
                 theta = random_warps(x.shape[0], cfg.warp_shift, cfg.warp_zoom, cfg.warp_rotate, self.warp_rng)
                 tc = consistency_loss(self.G, x, theta, y=out)
             loss_g = cfg.l1 * l1 + cfg.adv * adv + cfg.consistency * tc
+            sw = l1.new_zeros(())
+            if cfg.swd:  # float32: sorted projections
+                sw = sliced_patch_loss(fake.float(), y.float(), self.swd_rng)
+                loss_g = loss_g + cfg.swd * sw
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()
-        return {"l1": l1.item(), "adv": adv.item(), "consistency": tc.item(), "d": loss_d.item(), "g": loss_g.item()}
+        losses = {"l1": l1.item(), "adv": adv.item(), "consistency": tc.item(), "d": loss_d.item(), "g": loss_g.item()}
+        return {**losses, "swd": sw.item()} if cfg.swd else losses
 
     # -- samples and evaluation ---------------------------------------------------------
     def sample_pairs(self, count: int = 3) -> list:

@@ -85,7 +85,7 @@ _COMMAND_FIELDS = {
                 {"flips": "--flips", "rot90": "--rot90"}),
     "effect": ((),
                ("pairs", "video", "keyframes", "masks", "holdout", "name", "patch", "batch", "scale_jitter",
-                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "adv_loss", "consistency", "warp_shift", "warp_zoom",
+                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "swd", "adv_loss", "consistency", "warp_shift", "warp_zoom",
                 "warp_rotate", "lr_g", "lr_d", "target_process"),
                {"hflip": "--no-flip", "rot90": "--rot90"}),
     "sound": (("exemplar",),

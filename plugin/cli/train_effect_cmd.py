@@ -36,6 +36,7 @@ _EFFECT_OPTIONS = (
     ("--l1-blur", "l1_blur", float, "Gaussian sigma in px on output and target before the L1 (0 = plain L1; "
                                     "for strokes painted anew on every frame, with a larger --adv)"),
     ("--adv", "adv", float, "weight of the adversarial loss"),
+    ("--swd", "swd", float, "weight of a sliced-Wasserstein loss on 7x7 patch distributions (strokes; 0 = off)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),
     ("--warp-shift", "warp_shift", float, "random warps: shift in pixels"),
