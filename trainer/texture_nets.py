@@ -46,7 +46,38 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
 
-class TextureGenerator(nn.Module):
+class _TextureOutput(nn.Module):
+    """What both texture generators share: the `grey` flag (saved with the weights, so export
+    rebuilds it from the checkpoint, not the data) and the output's last step."""
+
+    grey = False  # every exemplar was grey: eval output is then R = G = B (their mean)
+
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor(bool(self.grey))
+
+    def set_extra_state(self, state) -> None:
+        self.grey = bool(state)
+
+    def _finish(self, y: torch.Tensor) -> torch.Tensor:
+        """Linear while training (a saturated tanh stops all learning); in eval mode, which is what
+        export traces, grey where the exemplars are and clamped to the contract's -1..1."""
+        if self.training:
+            return y
+        if self.grey:  # a grey texture has no colour fringes to keep
+            y = y.mean(dim=1, keepdim=True).expand(-1, y.shape[1], -1, -1)
+        return y.clamp(-1.0, 1.0)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the clamp (for measuring reach)."""
+        was = self.training
+        self.train(True)
+        try:
+            return self.forward(x)
+        finally:
+            self.train(was)
+
+
+class TextureGenerator(_TextureOutput):
     """Noise cells (+ fine noise, + waves) -> texture. # [N,input_channels,h,w] -> [N,3,h*stride,w*stride] in -1..1
 
     The input holds, per cell: `noise_channels` coarse noise values, then `fine_noise` values
@@ -77,9 +108,6 @@ class TextureGenerator(nn.Module):
         # a sparse set of low frequencies, the large-scale variation a crop-sized training cannot teach.
         self.register_buffer("lowpass_k", torch.zeros(int(lowpass), 2))
         self.register_buffer("lowpass_amp", torch.zeros(out_channels, int(lowpass)))
-        # Set when every exemplar is grey: eval output is then R = G = B (their mean). Saved with
-        # the weights (get_extra_state), so export rebuilds it from the checkpoint, not the data.
-        self.grey = False
         w0 = widths[0]
         self.mapping = nn.Sequential(nn.Conv2d(noise_channels + 2 * self.waves, w0, 1), _act(), nn.Conv2d(w0, w0, 1),
                                      _act(), PixelNorm())
@@ -176,12 +204,6 @@ class TextureGenerator(nn.Module):
         out = torch.stack([sin_a * c + cos_a * s, cos_a * c - sin_a * s], dim=2)  # [N,W,2,r,r,h,w]
         return F.pixel_shuffle(out.reshape(n, 2 * self.waves * r * r, h, w), r)
 
-    def get_extra_state(self) -> torch.Tensor:
-        return torch.tensor(bool(self.grey))
-
-    def set_extra_state(self, state) -> None:
-        self.grey = bool(state)
-
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints from before `grey` was saved have no extra state: keep the default (colour).
         if prefix + "_extra_state" not in state_dict:
@@ -220,26 +242,10 @@ class TextureGenerator(nn.Module):
             sines = x[:, f + 2 * self.waves::2]  # [N,K,h,w]: the sin channel of each low-pass wave
             low = torch.einsum("ck,nkhw->nchw", self.lowpass_amp, sines)
             y = y + F.interpolate(low, scale_factor=self.stride, mode="bilinear", align_corners=False)
-        # Linear output while training (a saturated tanh stops all learning); clamped to the
-        # contract's -1..1 in eval mode, which is what export traces.
-        if self.training:
-            return y
-        if self.grey:  # a grey texture has no colour fringes to keep
-            m = y.mean(dim=1, keepdim=True)
-            y = torch.cat([m] * y.shape[1], dim=1)
-        return y.clamp(-1.0, 1.0)
-
-    def body(self, x: torch.Tensor) -> torch.Tensor:
-        """The output before the clamp (for measuring reach)."""
-        was = self.training
-        self.train(True)
-        try:
-            return self.forward(x)
-        finally:
-            self.train(was)
+        return self._finish(y)
 
 
-class TileGenerator(nn.Module):
+class TileGenerator(_TextureOutput):
     """Noise cells -> texture from a learned periodic tile. # [N,4,h,w] -> [N,3,h*stride,w*stride] in -1..1
 
     The tile (`tile` x `tile` px, 3 channels) is the model's only weight. Every noise cell shows
@@ -262,7 +268,7 @@ class TileGenerator(nn.Module):
         if tile < 8 or stride < 2 or sharpness <= 0 or motion < 0:
             raise ValueError(f"tile must be >= 8 px, stride >= 2 px, sharpness > 0 and motion >= 0, got tile {tile}, "
                              f"stride {stride}, sharpness {sharpness}, motion {motion}")
-        self.stride, self.sharpness, self.grey = int(stride), float(sharpness), False
+        self.stride, self.sharpness = int(stride), float(sharpness)
         self.tile = nn.Parameter(torch.zeros(3, int(tile), int(tile)))
         self.motion = float(motion)
         # Per pixel of a cell (the same in every cell): the first of the two cell rows (or columns)
@@ -281,12 +287,6 @@ class TileGenerator(nn.Module):
 
     def wave_vectors(self) -> tuple:
         return ()
-
-    def get_extra_state(self) -> torch.Tensor:
-        return torch.tensor(bool(self.grey))
-
-    def set_extra_state(self, state) -> None:
-        self.grey = bool(state)
 
     def halo_cells(self) -> int:
         """Cells of context each side, measured: the pixels that change when one cell's noise does."""
@@ -350,21 +350,7 @@ class TileGenerator(nn.Module):
                 total = total + wt * (top + (bottom - top) * fy - mean)
                 squares = squares + wt * wt
         # sum(w p) / sum(w), times sum(w) / sqrt(sum(w^2)): the blend keeps the pieces' contrast
-        y = mean + total / torch.sqrt(squares)  # [N,3,H,W]
-        if self.training:
-            return y
-        if self.grey:
-            y = y.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-        return y.clamp(-1.0, 1.0)
-
-    def body(self, x: torch.Tensor) -> torch.Tensor:
-        """The output before the clamp."""
-        was = self.training
-        self.train(True)
-        try:
-            return self.forward(x)
-        finally:
-            self.train(was)
+        return self._finish(mean + total / torch.sqrt(squares))  # [N,3,H,W]
 
 
 @torch.no_grad()
