@@ -30,6 +30,7 @@ from ofx_host import FAILED, OK, REPLY_DEFAULT, OfxHost  # noqa: E402
 from onnx_models import effect_spec, flip_weight_bytes, make_effect_model  # noqa: E402
 
 EFFECT, TEXTURE = "watercolor", "redbrick"
+TILE_TEXTURE = "crackedrock"  # a tile texture: still noise channels (ganfx.noise still), 64 px cells
 TOL = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 257, np.dtype(np.float32): 1e-4}  # 1/255 for integers
 
 
@@ -326,20 +327,21 @@ def test_identity_at_strength_zero(loaded):
 # -- textures -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype, channels, values, size, time, scale", [
     (np.uint8, 4, {"seed": 3, "speed": 0.7}, (72, 52), 5.0, (1.0, 1.0)),
-    (np.float32, 3, {"seed": 11, "loop": 48, "tileable": True}, (64, 48), 30.0, (1.0, 1.0)),
+    (np.float32, 3, {"seed": 11, "loop": 48, "tileable": True}, (128, 64), 30.0, (1.0, 1.0)),  # 64 px cells tile too
     (np.float32, 4, {"seed": 2}, (64, 48), 2.0, (0.5, 0.5)),
     (np.uint8, 3, {"seed": 5, "speed": 2.0}, (64, 48), 7.0, (0.75, 0.75)),
 ])
-def test_texture_equals_the_runtime(loaded, reference, dtype, channels, values, size, time, scale):
+@pytest.mark.parametrize("model", [TEXTURE, TILE_TEXTURE])
+def test_texture_equals_the_runtime(loaded, reference, model, dtype, channels, values, size, time, scale):
     fps = 25.0
-    ref_host = Host(reference(TEXTURE), HostInfo(project_size=size, frame_rate=fps))
+    ref_host = Host(reference(model), HostInfo(project_size=size, frame_rate=fps))
     inst = ref_host.create_instance(values)
     fmt = PixelFormat(np.dtype(dtype).name, "linear" if np.dtype(dtype).kind == "f" else "srgb", channels)
     ref_host.begin_sequence(inst, (time, time), scale, output=fmt)
     ref = ref_host.render_frames(inst, [time], None, scale)[0]
     ref_host.end_sequence(inst)
 
-    fx = loaded(TEXTURE).create_instance("generator", values, project=size, fps=fps)
+    fx = loaded(model).create_instance("generator", values, project=size, fps=fps)
     fx.begin_sequence((time, time), scale)
     h, w = ref.shape[:2]
     whole = fx.render(time, dtype=dtype, channels=channels, scale=scale)
