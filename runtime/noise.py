@@ -13,8 +13,8 @@ Animation: each cell follows a stationary Gaussian process in `t`,
 with A_j, B_j independent hashed N(0,1) fields, so every frame is exactly N(0,1) per cell
 and the path is smooth. With `loop=N` the frequencies are whole cycles per N time units,
 so t = N gives exactly t = 0. The first `still` channels keep their t = 0 values at every time
-(a tile texture's offsets: its pieces stay where they are while the other channels move them a little). With `period=(py, px)` cell coordinates wrap, so the
-generated image tiles.
+(a tile texture's offsets: its pieces stay in place while the other channels move them a little).
+With `period=(py, px)` cell coordinates wrap, so the generated image tiles.
 
 Waves (periodic channels, as in PSGAN, Bergmann et al. 2017) give regular textures a phase
 reference that a local generator cannot make from noise: for each wave vector (ky, kx) in

@@ -35,10 +35,10 @@ from ganfx.runtime.contract import ModelSpec, NoiseSpec, TensorSpec, texture_par
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.noise import NoiseField
 
+from .baselines import random_phase_noise
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
-from .baselines import random_phase_noise
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
 from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
