@@ -429,4 +429,4 @@ class TextureTask:
         example = noise_grid(G, side, side, 0)
         parity = [noise_grid(G, side + 5, side + 2, seed) for seed in (11, 12)]
         return ExportPlan(module=G, spec=spec, example=example, parity_inputs=parity, input_name="noise",
-                          output_name="image")
+                          output_name="image", fold_constants=not isinstance(G, TileGenerator))
