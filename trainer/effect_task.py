@@ -205,7 +205,7 @@ class EffectTask:
         return {"G": self.opt_g, "D": self.opt_d}
 
     def state(self) -> dict:
-        """JSON-able RNG state of the task's own random streams (patches, warps)."""
+        """JSON-able RNG state of the task's own random streams (patches, warps, the swd term's projections)."""
         return {"sampler": self.sampler.state(), "warps": self.warp_rng.get_state().tolist(),
                 "swd": self.swd_rng.get_state().tolist()}
 

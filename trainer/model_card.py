@@ -79,7 +79,8 @@ def portable_config(run_config: dict, run_dir=None) -> dict:
 _COMMAND_FIELDS = {
     "texture": (("exemplars",),
                 ("name", "crop", "batch", "scale_jitter", "augment", "noise_channels", "fine_noise", "waves", "lattice",
-                 "lowpass", "spot", "tile", "tile_blend", "tile_motion", "stride", "g_widths", "cell_blocks", "dilations", "margin_cells", "d_width", "d_downs",
+                 "lowpass", "spot", "tile", "tile_blend", "tile_motion", "stride", "g_widths", "cell_blocks",
+                 "dilations", "margin_cells", "d_width", "d_downs",
                  "loss", "r1_gamma", "r1_every", "swd_weight", "vgg_weight", "adv_weight", "lr_g", "lr_d",
                  "sample_px"),
                 {"flips": "--flips", "rot90": "--rot90"}),
