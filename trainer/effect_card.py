@@ -12,7 +12,7 @@ import shlex
 from ganfx.runtime.errors import UserInputError
 
 from .effect_data import spread
-from .model_card import _closing, portable_path
+from .model_card import _closing, portable_path, vgg_credit
 
 _EFFECT_EVAL = "ganfx eval MODEL --video CLIP --propagate-from KEYFRAMES --far N --json"
 
@@ -103,6 +103,7 @@ def effect_card(path, spec, config, report, data, notes, png, training_note, run
         + (f" from `{effect['holdout']}`." if effect.get("holdout") else "."),
         f"- Held out for the measures below: {held}.",
         f"- Model licence: {spec.license}",
+        *(["", vgg_credit("--vgg")] if effect.get("vgg", 0) > 0 else []),
         "",
         "## Quality: model vs keyframe propagation",
         "",

