@@ -102,6 +102,17 @@ def test_blurred_l1_compares_low_frequencies_only(tmp_path, footage):
     assert np.isfinite(losses["l1"]) and losses["l1"] > 0
 
 
+def _resumes_exactly(cfg, tmp_path) -> dict:
+    """Train 4 steps, and 2 + a resumed 2: the networks must be equal. # -> the last checkpoint's tensors"""
+    full = train(EffectTask(cfg), loop(4), tmp_path / "full", log=lambda *a: None)
+    part = tmp_path / "part"
+    train(EffectTask(cfg), loop(2), part, log=lambda *a: None)
+    resumed = train(EffectTask(cfg), loop(4), part, resume=part, log=lambda *a: None)
+    a, b = read_checkpoint(full.last_checkpoint).tensors, read_checkpoint(resumed.last_checkpoint).tensors
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a if k.startswith(("net.", "ema.")))
+    return a
+
+
 def test_patch_swd_term_trains_and_resumes_exactly(tmp_path, footage):
     """--swd adds the sliced-Wasserstein patch loss; its random stream is saved, so a resumed run
     equals an uninterrupted one."""
@@ -109,12 +120,7 @@ def test_patch_swd_term_trains_and_resumes_exactly(tmp_path, footage):
     assert "swd" not in EffectTask(EffectConfig(video=str(clip), keyframes=str(kf), **TINY)).step(0)
     cfg = EffectConfig(video=str(clip), keyframes=str(kf), swd=1.0, **TINY)
     assert EffectTask(cfg).step(0)["swd"] > 0.0
-    full = train(EffectTask(cfg), loop(4), tmp_path / "full", log=lambda *a: None)
-    part = tmp_path / "part"
-    train(EffectTask(cfg), loop(2), part, log=lambda *a: None)
-    resumed = train(EffectTask(cfg), loop(4), part, resume=part, log=lambda *a: None)
-    a, b = read_checkpoint(full.last_checkpoint).tensors, read_checkpoint(resumed.last_checkpoint).tensors
-    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a if k.startswith(("net.", "ema.")))
+    _resumes_exactly(cfg, tmp_path)
     with pytest.raises(ConfigError, match="swd"):
         EffectConfig(video="b.mp4", keyframes="c", swd=-1.0).check()
 
@@ -127,12 +133,7 @@ def test_vgg_feature_term_trains_and_resumes_exactly(tmp_path, footage):
     cfg = EffectConfig(video=str(clip), keyframes=str(kf), vgg=1.0, **TINY)
     task = EffectTask(cfg)
     assert task.step(0)["vgg"] > 0.0 and "vgg" not in task.networks()  # frozen: not saved, not optimised
-    full = train(EffectTask(cfg), loop(4), tmp_path / "full", log=lambda *a: None)
-    part = tmp_path / "part"
-    train(EffectTask(cfg), loop(2), part, log=lambda *a: None)
-    resumed = train(EffectTask(cfg), loop(4), part, resume=part, log=lambda *a: None)
-    a, b = read_checkpoint(full.last_checkpoint).tensors, read_checkpoint(resumed.last_checkpoint).tensors
-    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a if k.startswith(("net.", "ema.")))
+    a = _resumes_exactly(cfg, tmp_path)
     assert not any("vgg" in k or "convs." in k for k in a)
     with pytest.raises(ConfigError, match="vgg"):
         EffectConfig(video="b.mp4", keyframes="c", vgg=-1.0).check()
