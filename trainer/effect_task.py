@@ -275,8 +275,7 @@ class EffectTask:
             if self.vgg is not None:  # both sides' features from this batch: the look's statistics, not positions
                 self.vgg.to(fake.device)
                 with torch.no_grad():
-                    target = [f.float().permute(0, 2, 3, 1).reshape(-1, f.shape[1])
-                              for f in self.vgg(y * 2 - 1, VGG_DEPTH)]  # [N,C] per layer
+                    target = self.vgg.flat(y * 2 - 1, VGG_DEPTH)  # [N,C] per layer
                 deep = self.vgg.sliced_loss(fake * 2 - 1, target, self.swd_rng)
                 loss_g = loss_g + cfg.vgg * deep
         dev.backward(loss_g)

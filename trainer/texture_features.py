@@ -90,11 +90,15 @@ class VggFeatures(nn.Module):
                     break
         return out
 
+    def flat(self, x: torch.Tensor, depth: int = len(OUTPUTS)) -> list:
+        """forward()'s feature maps as float32 vectors, one per pixel of the batch. # -> [[B*h*w,C], ...]"""
+        return [f.float().permute(0, 2, 3, 1).reshape(-1, f.shape[1]) for f in self(x, depth)]
+
     @torch.no_grad()
     def exemplar_features(self, exemplar: np.ndarray) -> list:
         """The exemplar's features per layer, flattened. # [H,W,3] 0..1 -> [[N,C], ...]"""
         x = torch.from_numpy(np.ascontiguousarray(exemplar.transpose(2, 0, 1)))[None].float() * 2.0 - 1.0
-        return [f[0].flatten(1).t().contiguous() for f in self(x)]
+        return self.flat(x)
 
     def sliced_loss(self, fake: torch.Tensor, target: list, generator: torch.Generator, count: int = 4096,
                     projections: int = 128) -> torch.Tensor:
@@ -105,8 +109,7 @@ class VggFeatures(nn.Module):
         projected on min(C, `projections`) fresh directions: sorting is what costs on a CPU.
         """
         total = fake.new_zeros((), dtype=torch.float32)
-        for f, t in zip(self(fake, len(target)), target):
-            f = f.float().permute(0, 2, 3, 1).reshape(-1, f.shape[1])  # [N,C]
+        for f, t in zip(self.flat(fake, len(target)), target):  # [N,C] each
             n = min(count, f.shape[0], t.shape[0])
             f = f[torch.randperm(f.shape[0], generator=generator)[:n].to(f.device)]
             t = t[torch.randperm(t.shape[0], generator=generator)[:n]].to(f.device)
