@@ -7,7 +7,8 @@
 The generator is a small U-Net: full, 1/2 and 1/4 resolution, residual blocks at 1/4
 (cheap context), nearest upsampling plus convolution (no transposed-convolution checkerboards),
 skip connections, and the output added to the input (an effect is mostly a modification of
-the source). No normalisation layer at all, so every output pixel depends only on a fixed
+the source; `skip=False` makes the network paint every pixel itself, for looks that keep none
+of the source's fine detail). No normalisation layer at all, so every output pixel depends only on a fixed
 window of input pixels and tiled inference equals whole-frame inference.
 """
 
@@ -37,8 +38,9 @@ class EffectGenerator(nn.Module):
 
     multiple = 4  # two stride-2 levels
 
-    def __init__(self, width: int = 32, blocks: int = 3):
+    def __init__(self, width: int = 32, blocks: int = 3, skip: bool = True):
         super().__init__()
+        self.skip = bool(skip)
         w1, w2, w4 = width, width * 2, width * 2
         self.enc1 = nn.Sequential(nn.Conv2d(3, w1, 3, padding=1), _act(), nn.Conv2d(w1, w1, 3, padding=1), _act())
         self.enc2 = nn.Sequential(nn.Conv2d(w1, w2, 3, stride=2, padding=1), _act(), nn.Conv2d(w2, w2, 3, padding=1), _act())
@@ -56,7 +58,7 @@ class EffectGenerator(nn.Module):
         m = self.mid(self.enc4(e2))  # 1/4
         d2 = self.dec2(F.interpolate(m, scale_factor=2.0, mode="nearest")) + e2
         d1 = self.dec1(F.interpolate(d2, scale_factor=2.0, mode="nearest")) + e1
-        y = x + self.out(d1)
+        y = x + self.out(d1) if self.skip else self.out(d1)
         return y.clamp(0.0, 1.0) if self.clamp_output else y
 
     @property

