@@ -8,8 +8,8 @@ The generator is a small U-Net: full, 1/2 and 1/4 resolution, residual blocks at
 (cheap context), nearest upsampling plus convolution (no transposed-convolution checkerboards),
 skip connections, and the output added to the input (an effect is mostly a modification of
 the source; `skip=False` makes the network paint every pixel itself, for looks that keep none
-of the source's fine detail). No normalisation layer at all, so every output pixel depends only on a fixed
-window of input pixels and tiled inference equals whole-frame inference.
+of the source's fine detail). No normalisation layer at all, so every output pixel depends
+only on a fixed window of input pixels and tiled inference equals whole-frame inference.
 """
 
 from __future__ import annotations
