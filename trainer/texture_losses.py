@@ -84,7 +84,9 @@ def local_gradient_loss(fake: torch.Tensor, real: torch.Tensor, window: int = 16
     cell by its mean. # [B,C,H,W] x2 -> []
     """
     def cells(x):
-        d = torch.cat([F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1)), F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))], 1)
+        across = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1))  # zero in the last column
+        down = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))  # zero in the last row
+        d = torch.cat([across, down], 1)
         b, c, h, w = d.shape
         h, w = h - h % window, w - w % window
         d = d[..., :h, :w].reshape(b, c, h // window, window, w // window, window)

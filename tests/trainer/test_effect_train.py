@@ -172,8 +172,8 @@ def test_local_gradient_loss_ignores_where_edges_fall_within_a_cell():
 
 
 def test_generator_without_skip_paints_every_pixel():
-    """--no-skip: the output is the network's alone (zeroed last layer -> black), with the same halo
-    contract; the default adds the input."""
+    """--no-skip: the output is the network's alone (zeroed last layer -> black); the default adds
+    the input."""
     import torch
 
     from ganfx.trainer.effect_nets import EffectGenerator
