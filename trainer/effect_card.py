@@ -54,6 +54,7 @@ def effect_card(path, spec, config, report, data, notes, png, training_note, run
     t, prop, c, picked, speed = (report["temporal"], report["propagation"], report["comparison"], report["heldout"],
                                  report.get("speed"))
     clip = portable_path(t["clip"], run_dir)
+    look = "look" in c["model"]  # reports from before the look distance have none
     frames = ", ".join(r["name"] for r in report["per_pair"])
     by_teacher = teacher is not None and picked.get("targets") == f"target process {teacher}"
     last = "the teacher" if by_teacher else "the target"
@@ -112,22 +113,30 @@ def effect_card(path, spec, config, report, data, notes, png, training_note, run
         f"DIS optical flow ({prop['flow']}), the better of its variants by held-out PSNR ({prop['method']}). "
         f"Warping-error ratio: the warping error over the clip ({t['frames']} frames, {t['frame_pairs']} frame pairs, "
         f"{t['cuts']} cuts skipped) over that of the reference ({t['reference']}) on the same flows; below 1 is "
-        f"steadier than the reference.",
+        f"steadier than the reference."
+        + (" Look distance: per 16 px cell, the W1 distance between the sorted pixel differences of output and "
+           "target (how flat and how sharp, not where the strokes land); lower is nearer the teacher's look."
+           if look else ""),
         "",
-        "| method | PSNR | SSIM | warping-error ratio |",
-        "|---|---|---|---|",
+        "| method | PSNR | SSIM |" + (" look distance |" if look else "") + " warping-error ratio |",
+        "|---|---|---|" + ("---|" if look else "") + "---|",
     ]
     for label, m in (("ganfx (this model)", c["model"]), (f"keyframe propagation ({c['propagation']['method']})",
                                                           c["propagation"])):
-        lines.append(f"| {label} | {m['psnr']:.2f} dB | {m['ssim']:.4f} | {m['ratio']:.3f} |")
+        lines.append(f"| {label} | {m['psnr']:.2f} dB | {m['ssim']:.4f} |" + (f" {m['look']:.4f} |" if look else "")
+                     + f" {m['ratio']:.3f} |")
+    if "look_floor" in report:
+        lines.append(f"| the teacher repainted with other seeds | | | {report['look_floor']:.4f} | |")
     gain = c["psnr_gain_db"]
     lines += ["", f"The model is {abs(gain):.2f} dB {'above' if gain >= 0 else 'below'} keyframe propagation.", "",
-              "| frame | frames to a keyframe | model PSNR | model SSIM | propagation PSNR | propagation SSIM |",
-              "|---|---|---|---|---|---|"]
+              "| frame | frames to a keyframe | model PSNR | model SSIM |" + (" model look |" if look else "")
+              + " propagation PSNR | propagation SSIM |" + (" propagation look |" if look else ""),
+              "|---|---|---|---|---|---|" + ("---|---|" if look else "")]
     for r in report["per_pair"]:
         gap = "-" if r.get("gap") is None else r["gap"]
-        lines.append(f"| {r['name']} | {gap} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['propagation_psnr']:.2f} | "
-                     f"{r['propagation_ssim']:.4f} |")
+        lines.append(f"| {r['name']} | {gap} | {r['psnr']:.2f} | {r['ssim']:.4f} |" + (f" {r['look']:.4f} |" if look else "")
+                     + f" {r['propagation_psnr']:.2f} | {r['propagation_ssim']:.4f} |"
+                     + (f" {r['propagation_look']:.4f} |" if look else ""))
     lines += ["", "## Speed and flicker against the teacher", ""]
     if speed:
         w, h = speed["size"]

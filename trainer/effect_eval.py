@@ -7,6 +7,7 @@ Runs the ONNX file through the runtime (what users get, no torch):
     report["psnr"], report["ssim"], report["temporal"]["ratio"]
     report["comparison"]["model"], report["comparison"]["propagation"]   # psnr, ssim, ratio side by side
     report["speed"]["speed_ratio"]        # teacher s/frame over model s/frame (a named target process only)
+    report["look"], report["look_floor"]   # look distance to the targets; the teacher repainted (seeded only)
 
 Held-out pairs come as a pairs folder (`pairs=DIR`, DIR/input + DIR/target), as targets
 named by frame number with their inputs decoded from `video` (`keyframes=DIR`), or are
@@ -32,6 +33,13 @@ seconds per frame of the teacher (the process, frame by frame, at the clip's siz
 model through the runtime (onnxruntime, the same frames, tiles and strength), each the mean
 over the clip's frames, and "speed_ratio" = teacher seconds / model seconds (above 1: the
 model is faster). The first frame's start-up (onnxruntime's first run) is in the mean.
+
+Look: beside PSNR/SSIM each held-out frame gets its look distance to the target
+(effect_metrics.look_distance: per 16 px cell, how flat and how sharp, not where the strokes
+land), for the model and for propagation; lower is nearer the teacher's look. With a seeded
+target process as the reference (strokes drawn at random, seeded by the frame number),
+report["look_floor"] is the same distance of the teacher itself repainted with other seeds
+(frame number + 1000): the look's own spread, which no model can be expected to beat.
 """
 
 from __future__ import annotations
@@ -45,8 +53,8 @@ from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import from_unit, to_unit
 
 from .effect_data import decode_clip, load_pairs, numbered_images, read_image, spread
-from .effect_metrics import clip_flows, psnr, ssim, temporal_ratio
-from .effect_targets import PROCESSES, apply_process
+from .effect_metrics import clip_flows, look_distance, psnr, ssim, temporal_ratio
+from .effect_targets import PROCESSES, SEEDED, apply_process
 from .propagation import VARIANTS, propagate, shots_from_flows
 
 
@@ -173,13 +181,14 @@ def _propagation_report(prop, rows, refs_label, refs, flows, keyframes_dir) -> d
     variants = {}
     for v in VARIANTS:
         frames = prop.frames[v]
-        per = [(psnr(frames[n], y), ssim(frames[n], y)) for _, n, _, y in rows]
-        variants[v] = {"psnr": float(np.mean([p for p, _ in per])), "ssim": float(np.mean([q for _, q in per])),
-                       "per_pair": [{"psnr": p, "ssim": q} for p, q in per],
+        per = [(psnr(frames[n], y), ssim(frames[n], y), look_distance(frames[n], y)) for _, n, _, y in rows]
+        variants[v] = {"psnr": float(np.mean([p for p, _, _ in per])), "ssim": float(np.mean([q for _, q, _ in per])),
+                       "look": float(np.mean([d for _, _, d in per])),
+                       "per_pair": [{"psnr": p, "ssim": q, "look": d} for p, q, d in per],
                        **temporal_ratio(frames, refs, flows)}
     best = max(VARIANTS, key=lambda v: variants[v]["psnr"])
     return {"keyframes": prop.keyframes, "folder": str(keyframes_dir), "flow": prop.flow, "method": best,
-            "psnr": variants[best]["psnr"], "ssim": variants[best]["ssim"],
+            "psnr": variants[best]["psnr"], "ssim": variants[best]["ssim"], "look": variants[best]["look"],
             "warping_error": variants[best]["warping_error"], "ratio": variants[best]["ratio"],
             "reference": refs_label, "variants": variants}
 
@@ -238,17 +247,21 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
         results, images = [], []
         for name, n, x, y in rows:
             out = outputs[n] if n is not None and outputs is not None else fx.apply(x, strength=strength, tile=tile)
-            row = {"name": name, "psnr": psnr(out, y), "ssim": ssim(out, y)}
+            row = {"name": name, "psnr": psnr(out, y), "ssim": ssim(out, y), "look": look_distance(out, y)}
             if prop is not None:
                 row["gap"] = gap_to_keyframe(n, prop.keyframes, shots)
             results.append(row)
             images.append((x, out, y))
         report.update(pairs=len(results), psnr=float(np.mean([r["psnr"] for r in results])),
-                      ssim=float(np.mean([r["ssim"] for r in results])), per_pair=results)
+                      ssim=float(np.mean([r["ssim"] for r in results])),
+                      look=float(np.mean([r["look"] for r in results])), per_pair=results)
+        if reference in SEEDED and all(n is not None for _, n, _, _ in rows):
+            report["look_floor"] = float(np.mean([look_distance(apply_process(reference, x, frame=n + 1000), y)
+                                                  for _, n, x, y in rows]))
         if prop is not None:
             p = report["propagation"] = _propagation_report(prop, rows, label, refs, flows, propagate_from)
             for row, per, (name, n, x, y) in zip(results, p["variants"][p["method"]]["per_pair"], rows):
-                row.update(propagation_psnr=per["psnr"], propagation_ssim=per["ssim"])
+                row.update(propagation_psnr=per["psnr"], propagation_ssim=per["ssim"], propagation_look=per["look"])
             images = [(x, prop.frames[p["method"]][n], out, y) for (x, out, y), (_, n, _, _) in zip(images, rows)]
         if png:
             write_grid(png, images)
@@ -260,8 +273,9 @@ def evaluate_effect(model, pairs=None, video=None, keyframes=None, reference=Non
     if "propagation" in report:
         p, t = report["propagation"], report["temporal"]
         report["comparison"] = {
-            "model": {"psnr": report["psnr"], "ssim": report["ssim"], "ratio": t["ratio"]},
-            "propagation": {"psnr": p["psnr"], "ssim": p["ssim"], "ratio": p["ratio"], "method": p["method"]},
+            "model": {"psnr": report["psnr"], "ssim": report["ssim"], "look": report["look"], "ratio": t["ratio"]},
+            "propagation": {"psnr": p["psnr"], "ssim": p["ssim"], "look": p["look"], "ratio": p["ratio"],
+                            "method": p["method"]},
             "psnr_gain_db": report["psnr"] - p["psnr"],
         }
     return report
@@ -275,14 +289,17 @@ def format_report(report: dict) -> str:
         if picked and picked["picked"] == "far":
             lines.append(f"held-out frames picked farthest from the keyframes: {', '.join(map(str, picked['frames']))} "
                          f"(targets: {picked['targets']})")
-        lines.append(f"held-out pairs: {report['pairs']}  PSNR {report['psnr']:.2f} dB  SSIM {report['ssim']:.4f}")
+        lines.append(f"held-out pairs: {report['pairs']}  PSNR {report['psnr']:.2f} dB  SSIM {report['ssim']:.4f}"
+                     f"  look {report['look']:.4f}")
         for r in report["per_pair"]:
-            line = f"  {r['name']}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}"
+            line = f"  {r['name']}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  look {r['look']:.4f}"
             if "propagation_psnr" in r:
                 gap = "no keyframe in its shot" if r["gap"] is None else f"{r['gap']} frames from a keyframe"
                 line += (f"   propagation PSNR {r['propagation_psnr']:.2f} dB  SSIM {r['propagation_ssim']:.4f}"
-                         f"   ({gap})")
+                         f"  look {r['propagation_look']:.4f}   ({gap})")
             lines.append(line)
+        if "look_floor" in report:
+            lines.append(f"look distance of the teacher repainted with other seeds (its floor): {report['look_floor']:.4f}")
         if report.get("png"):
             what = "input | propagation | model | target" if prop else "input | output | target"
             lines.append(f"{what} rows: {report['png']}")
@@ -303,11 +320,11 @@ def format_report(report: dict) -> str:
         keys = ", ".join(str(k) for k in prop["keyframes"])
         lines.append(f"model vs keyframe propagation (keyframes {keys}; {prop['flow']} DIS flow; "
                      f"better variant: {prop['method']}):")
-        lines.append(f"  {'':<24}{'PSNR':>10}{'SSIM':>9}{'warping-error ratio':>22}")
+        lines.append(f"  {'':<24}{'PSNR':>10}{'SSIM':>9}{'look':>9}{'warping-error ratio':>22}")
         rows = [("model", c["model"])] + [(f"propagation, {v}", prop["variants"][v]) for v in VARIANTS]
         for name, m in rows:
             mark = " *" if name.endswith(prop["method"]) else ""
-            lines.append(f"  {name + mark:<24}{m['psnr']:>7.2f} dB{m['ssim']:>9.4f}{m['ratio']:>22.3f}")
+            lines.append(f"  {name + mark:<24}{m['psnr']:>7.2f} dB{m['ssim']:>9.4f}{m['look']:>9.4f}{m['ratio']:>22.3f}")
         gain = c["psnr_gain_db"]
         lines.append(f"  model {'above' if gain >= 0 else 'below'} propagation by {abs(gain):.2f} dB")
     return "\n".join(lines)

@@ -7,6 +7,9 @@
   motion) and occlusions removed by a forward-backward check.
 - `temporal_ratio(...)`: that error for the model's output divided by the same error of the
   target effect (1.0 = the model adds no flicker of its own).
+- `look_distance(a, b)`: how far a frame's look is from the target's, not where its strokes
+  land: per 16 px cell, the W1 distance between the sorted horizontal and vertical pixel
+  differences of the two frames (the measure `--grad-stats` trains on).
 
     flows = clip_flows(inputs)                       # inputs: [H,W,3] uint8 frames of a clip
     ratio = warping_error(model_out, flows) / warping_error(target_out, flows)
@@ -56,6 +59,34 @@ def ssim(a, b) -> float:
         s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
         scores.append(s[5:-5, 5:-5].mean())  # skip the border, where the window is incomplete
     return float(np.mean(scores))
+
+
+def look_distance(a, b, window: int = 16) -> float:
+    """Mean over `window` px cells and channels of the exact 1-D W1 distance between the
+    distributions of horizontal and vertical pixel differences of `a` and `b` (0..1 or uint8).
+
+    How flat a cell is and how sharp its edges are must match, not where in the cell the edges
+    fall: a look painted anew on every frame scores near its own floor (the same look with
+    other random strokes) though its PSNR is noise. Equals
+    `ganfx.trainer.texture_losses.local_gradient_loss` on the same images; the last row and
+    column of a frame that is not a multiple of `window` are left out. # [H,W,C] x2 -> float
+    """
+    def cells(x):
+        x = _unit(x).astype(np.float64)
+        x = x[..., None] if x.ndim == 2 else x
+        across = np.zeros_like(x)
+        across[:, :-1] = x[:, 1:] - x[:, :-1]  # zero in the last column
+        down = np.zeros_like(x)
+        down[:-1] = x[1:] - x[:-1]  # zero in the last row
+        d = np.concatenate([across, down], -1)
+        h, w, c = d.shape
+        h, w = h - h % window, w - w % window
+        if not (h and w):
+            raise ValueError(f"a {d.shape[1]}x{d.shape[0]} frame is smaller than one {window} px cell")
+        d = d[:h, :w].reshape(h // window, window, w // window, window, c)
+        return np.sort(d.transpose(0, 2, 4, 1, 3).reshape(h // window, w // window, c, -1), -1)
+
+    return float(np.abs(cells(a) - cells(b)).mean())
 
 
 # -- temporal ------------------------------------------------------------------------------

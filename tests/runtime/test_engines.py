@@ -168,11 +168,13 @@ def test_auto_probes_once_and_keeps_the_result(effect_path, cache, monkeypatch, 
 
 
 @needs_ov
-def test_a_failed_probe_is_remembered_and_skipped(effect_path, monkeypatch):
+@pytest.mark.parametrize("fp16", [False, True])  # a CPU with avx512_fp16 tries OpenVINO fp16 next
+def test_a_failed_probe_is_remembered_and_skipped(effect_path, monkeypatch, fp16):
     monkeypatch.setattr(engines, "native_bf16", lambda features=None: True)
+    monkeypatch.setattr(engines, "native_fp16", lambda features=None: fp16)
     spec = read_spec(effect_path)
-    engines.write_record(effect_path, spec, {"probes": {"openvino/CPU/bf16": {"max_diff": 0.5, "ok": False,
-                                                                              "tolerance": 2 / 255}}})
+    failed = {"max_diff": 0.5, "ok": False, "tolerance": 2 / 255}
+    engines.write_record(effect_path, spec, {"probes": {"openvino/CPU/bf16": failed, "openvino/CPU/fp16": failed}})
     m = load_model(effect_path, precision="auto", threads=1)
     assert m.engine.choice.key == "openvino/CPU/fp32"
 

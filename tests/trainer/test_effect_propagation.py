@@ -132,7 +132,10 @@ def test_eval_reports_model_beside_propagation(tmp_path, tiny, capsys):
     for v in p["variants"].values():
         assert 10 < v["psnr"] < 60 and 0 < v["ssim"] <= 1 and v["ratio"] > 0
     assert p["psnr"] == max(v["psnr"] for v in p["variants"].values())
-    assert set(c) == {"model", "propagation", "psnr_gain_db"} and set(c["model"]) == {"psnr", "ssim", "ratio"}
+    assert set(c) == {"model", "propagation", "psnr_gain_db"} and set(c["model"]) == {"psnr", "ssim", "look", "ratio"}
+    assert c["model"]["look"] == pytest.approx(np.mean([r["look"] for r in report["per_pair"]]))
+    assert all(r["look"] > 0 and r["propagation_look"] > 0 for r in report["per_pair"])
+    assert "look_floor" not in report  # shift_filter draws nothing at random
     assert c["psnr_gain_db"] == pytest.approx(report["psnr"] - p["psnr"])
     assert [r["gap"] for r in report["per_pair"]] == [3, 2] and "propagation_psnr" in report["per_pair"][0]
     # a shift_filter look propagated along a real pan (22.7 dB): well above a model trained for 2 steps (18.0)
@@ -147,6 +150,23 @@ def test_eval_reports_model_beside_propagation(tmp_path, tiny, capsys):
     assert "propagation, blend" in text and "propagation, nearest" in text and "dB" in text.splitlines()[-1]
     # farthest from 1 and 8: 4 (3 frames, before 5), then 6 (2 from 4 and 8), then the earliest of the rest
     assert [line.split(":")[0].strip() for line in text.splitlines() if ": PSNR" in line] == ["0", "4", "6"]
+
+
+def test_eval_look_floor_repaints_a_seeded_teacher(tiny, capsys):
+    """With the painterly teacher as the reference, the floor is the teacher repainted with other seeds."""
+    from ganfx.plugin.cli import main
+    from ganfx.trainer.effect_data import read_clip_frames
+    from ganfx.trainer.effect_metrics import look_distance
+    from ganfx.trainer.effect_targets import apply_process
+
+    args = ["eval", str(tiny["model"]), "--video", str(tiny["clip"]), "--propagate-from", str(tiny["kf"]),
+            "--far", "2", "--reference", "painterly", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    frames = read_clip_frames(tiny["clip"], report["heldout"]["frames"])
+    repainted = [look_distance(apply_process("painterly", frames[n], frame=n + 1000),
+                               apply_process("painterly", frames[n], frame=n)) for n in report["heldout"]["frames"]]
+    assert report["look_floor"] == pytest.approx(np.mean(repainted)) and report["look_floor"] > 0
 
 
 @pytest.mark.parametrize("case", ["far-alone", "no-heldout", "overlap", "far-source", "pairs"])

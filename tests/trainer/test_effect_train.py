@@ -171,6 +171,24 @@ def test_local_gradient_loss_ignores_where_edges_fall_within_a_cell():
     assert local_gradient_loss(moved * 0, img, mask=half).item() == 0.0
 
 
+def test_look_distance_is_the_grad_stats_loss_on_frames():
+    """ganfx eval's look distance (numpy) equals the --grad-stats training term (torch) on the
+    same images, frames that are not a multiple of the cell included."""
+    import torch
+
+    from ganfx.trainer.effect_metrics import look_distance
+    from ganfx.trainer.texture_losses import local_gradient_loss
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 53, 3)), rng.random((40, 53, 3)) ** 3
+    want = local_gradient_loss(torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(b).permute(2, 0, 1)[None])
+    assert look_distance(a, b) == pytest.approx(want.item(), rel=1e-6)  # 0..1 frames are float32
+    assert look_distance(a, a) == 0.0 and look_distance(a, b) > 0.01
+    assert look_distance((a * 255).astype(np.uint8), b) == pytest.approx(look_distance(a, b), abs=0.003)
+    with pytest.raises(ValueError, match="smaller than one 16 px cell"):
+        look_distance(a[:8], b[:8])
+
+
 def test_generator_without_skip_paints_every_pixel():
     """--no-skip: the output is the network's alone (zeroed last layer -> black); the default adds
     the input."""
