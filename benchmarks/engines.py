@@ -15,7 +15,7 @@ best time of those rounds, so load from other processes falls on both alike:
   module is needed, so it works for any .onnx; its output is checked against onnxruntime);
   one call, no warm-up (it is the slowest);
 - OpenVINO called directly: `compile_model(path, "CPU", {INFERENCE_PRECISION_HINT})` in
-  fp32 and (where the CPU has it) bf16, nothing else set;
+  fp32 and (where the CPU has them natively) bf16 and fp16, nothing else set;
 - ganfx: the engine `load_model(name, precision="auto")` picks (runtime/engines.py: the
   rewrites of runtime/engine_openvino.py, the probe), timed through `Model.run`, and the
   whole `Model.apply`/`generate` of one frame for the end-to-end figure.
@@ -310,7 +310,7 @@ def bench_model(entry, width: int, height: int, repeat: int, threads: int, rows:
         import openvino as ov
 
         core = ov.Core()
-        for p in ["f32"] + (["bf16"] if engines.native_bf16() else []):
+        for p in ["f32"] + (["bf16"] if engines.native_bf16() else []) + (["f16"] if engines.native_fp16() else []):
             compiled = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": p})
             request = compiled.create_infer_request()
 
