@@ -152,7 +152,7 @@ def test_eval_reports_model_beside_propagation(tmp_path, tiny, capsys):
     assert [line.split(":")[0].strip() for line in text.splitlines() if ": PSNR" in line] == ["0", "4", "6"]
 
 
-def test_eval_look_floor_repaints_a_seeded_teacher(tiny, capsys):
+def test_eval_look_floor_repaints_a_seeded_teacher(tmp_path, tiny, capsys):
     """With the painterly teacher as the reference, the floor is the teacher repainted with other seeds."""
     from ganfx.plugin.cli import main
     from ganfx.trainer.effect_data import read_clip_frames
@@ -160,7 +160,7 @@ def test_eval_look_floor_repaints_a_seeded_teacher(tiny, capsys):
     from ganfx.trainer.effect_targets import apply_process
 
     args = ["eval", str(tiny["model"]), "--video", str(tiny["clip"]), "--propagate-from", str(tiny["kf"]),
-            "--far", "2", "--reference", "painterly", "--json"]
+            "--far", "2", "--reference", "painterly", "--png", str(tmp_path / "side.png"), "--json"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     frames = read_clip_frames(tiny["clip"], report["heldout"]["frames"])
