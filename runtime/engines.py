@@ -159,6 +159,17 @@ def native_fp16(features: set | None = None) -> bool:
     return bool({"avx512_fp16", "amx_fp16", "fphp"} & f)
 
 
+def fast_fp16(features: set | None = None) -> bool:
+    """True where CPU float16 is expected to beat fp32, so auto tries it: AMX-FP16, or Arm's fphp.
+
+    AVX-512 FP16 alone is not enough: on such a Xeon (AMX-BF16 but no AMX-FP16) OpenVINO fp16
+    measured slower than its fp32 (benchmarks/engines.py, redbrick: 0.89x against 1.04x of the
+    onnxruntime loop). `ganfx bench` still times it there, and follows what it measures.
+    """
+    f = cpu_features() if features is None else features
+    return bool({"amx_fp16", "fphp"} & f)
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -316,12 +327,13 @@ class EngineChoice:
         return cls(engine, device, precision, reason)
 
 
-def candidates(spec=None, engine: str | None = None, path=None) -> list:
-    """Every (engine, device, precision) this machine can run, best guess first (what auto tries).
+def candidates(spec=None, engine: str | None = None, path=None, every: bool = False) -> list:
+    """The (engine, device, precision) choices auto tries on this machine, best guess first.
 
     `engine` restricts to one engine. onnxruntime fp16 needs the model's .fp16.onnx variant
-    except on TensorRT, which builds fp16 itself; the CPU takes bf16 (OpenVINO) and fp16 only
-    where it computes them natively.
+    except on TensorRT, which builds fp16 itself; the CPU takes bf16 (OpenVINO) only where it
+    computes it natively, and fp16 only where that is also fast (fast_fp16). `every`: also the
+    CPU fp16 that runs natively but is expected slower (what ganfx bench times).
     """
     eng = available_engines()
     gpu, cpu = [], []
@@ -337,8 +349,8 @@ def candidates(spec=None, engine: str | None = None, path=None) -> list:
         devices = eng["openvino"]["devices"]
         gpu += [EngineChoice("openvino", d, p) for d in devices if d.startswith("GPU") for p in ("fp16", "fp32")]
         if "CPU" in devices:
-            cpu += [EngineChoice("openvino", "CPU", p) for p, ok in (("bf16", native_bf16()), ("fp16", native_fp16()))
-                    if ok]
+            fp16 = native_fp16() if every else fast_fp16()
+            cpu += [EngineChoice("openvino", "CPU", p) for p, ok in (("bf16", native_bf16()), ("fp16", fp16)) if ok]
             # OpenVINO fp32 before onnxruntime fp32: measured faster on the shipped models (benchmarks/engines.py)
             cpu.append(EngineChoice("openvino", "CPU", "fp32"))
     if "providers" in eng.get("onnxruntime", {}) and engine in (None, "auto", "onnxruntime"):
@@ -751,7 +763,7 @@ def bench(path, spec, width: int = 1920, height: int = 1080, repeat: int = 3, th
     work = model_flops(path, small)
     per_output = work["per_output"]
     rows = []
-    for c in candidates(spec, engine, path):
+    for c in candidates(spec, engine, path, every=True):
         if progress:
             progress(c.key)
         row = {"engine": c.engine, "device": c.device, "precision": c.precision, "key": c.key}
@@ -817,12 +829,13 @@ def predict_auto(path, spec, engine: str | None = None) -> tuple:
 def summary(path, spec) -> dict:
     """For `ganfx info`: engines here, native precisions, and what was probed/measured for this model."""
     record = read_record(path, spec)
-    return {"machine": machine(), "native_bf16": native_bf16(), "native_fp16": native_fp16(),
+    return {"machine": machine(), "native_bf16": native_bf16(), "native_fp16": native_fp16(), "fast_fp16": fast_fp16(),
             "cache": str(record_path(path, spec)), "probes": record.get("probes", {}), "bench": record.get("bench"),
             "candidates": [c.key for c in candidates(spec, None, path)], "auto": dict(zip(("pick", "why"),
                                                                                           predict_auto(path, spec)))}
 
 
-__all__ = ["ENGINES", "PRECISIONS", "PROBE_TOLERANCE", "SOUND_TOLERANCE", "tolerance_for", "OrtOptions", "OpenVinoOptions", "EngineChoice", "Engine",
-           "open_engine", "open_choice", "candidates", "probe", "probe_input", "cache_folder", "read_record",
-           "write_record", "native_bf16", "machine", "model_flops", "summary", "settings", "Settings"]
+__all__ = ["ENGINES", "PRECISIONS", "PROBE_TOLERANCE", "SOUND_TOLERANCE", "tolerance_for", "OrtOptions",
+           "OpenVinoOptions", "EngineChoice", "Engine", "open_engine", "open_choice", "candidates", "probe",
+           "probe_input", "cache_folder", "read_record", "write_record", "native_bf16", "native_fp16", "fast_fp16",
+           "machine", "model_flops", "summary", "settings", "Settings"]

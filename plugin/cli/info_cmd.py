@@ -91,8 +91,11 @@ def print_engines(summary: dict) -> None:
         parts.append(f"{name} {e['version']} ({', '.join(where)})" if "version" in e else f"{name}: not installed")
     print(f"  engines here: {'; '.join(parts)}")
     yes = {True: "yes", False: "no"}
+    fp16 = yes[bool(summary["native_fp16"])]
+    if summary["native_fp16"] and not summary.get("fast_fp16"):
+        fp16 += " (no AMX-FP16: expected slower than fp32, so auto skips it; ganfx bench times it)"
     print(f"  CPU: {m['cpu']}, {m['cores']} cores; native bf16: {yes[bool(summary['native_bf16'])]}, native fp16: "
-          f"{yes[bool(summary['native_fp16'])]}")
+          f"{fp16}")
     probes = summary["probes"]
     if probes:
         for key, p in sorted(probes.items()):

@@ -42,12 +42,14 @@ def cache(tmp_path, monkeypatch):
     return folder
 
 
-def machine_with(monkeypatch, providers=("CPUExecutionProvider",), devices=("CPU",), bf16=False, fp16=False):
+def machine_with(monkeypatch, providers=("CPUExecutionProvider",), devices=("CPU",), bf16=False, fp16=False,
+                 fast16=False):
     eng = {"onnxruntime": {"version": "1.x", "providers": list(providers)}}
     eng["openvino"] = {"version": "2026", "devices": list(devices)} if devices is not None else {"missing": "no"}
     monkeypatch.setattr(engines, "available_engines", lambda: eng)
     monkeypatch.setattr(engines, "native_bf16", lambda features=None: bf16)
     monkeypatch.setattr(engines, "native_fp16", lambda features=None: fp16)
+    monkeypatch.setattr(engines, "fast_fp16", lambda features=None: fast16)
 
 
 def concat_model(path):
@@ -137,6 +139,22 @@ def test_candidates_per_machine(monkeypatch, effect_path):
     assert all(c.engine == "openvino" for c in engines.candidates(None, "openvino", effect_path))
 
 
+def test_cpu_fp16_only_where_it_is_fast():
+    assert engines.native_fp16({"avx512_fp16"}) and not engines.fast_fp16({"avx512_fp16", "amx_bf16"})
+    assert engines.fast_fp16({"amx_fp16"}) and engines.fast_fp16({"fphp"}) and not engines.fast_fp16(set())
+
+
+def test_auto_skips_slow_cpu_fp16_and_bench_still_times_it(monkeypatch, effect_path):
+    machine_with(monkeypatch, bf16=True, fp16=True, fast16=False)  # a Xeon with AVX-512 FP16, no AMX-FP16
+    tried = [c.key for c in engines.candidates(None, None, effect_path)]
+    timed = [c.key for c in engines.candidates(None, None, effect_path, every=True)]
+    assert "openvino/CPU/fp16" not in tried and tried[0] == "openvino/CPU/bf16"
+    assert timed == ["openvino/CPU/bf16", "openvino/CPU/fp16", "openvino/CPU/fp32",
+                     "onnxruntime/CPUExecutionProvider/fp32"]
+    machine_with(monkeypatch, bf16=True, fp16=True, fast16=True)
+    assert [c.key for c in engines.candidates(None, None, effect_path)] == timed
+
+
 def test_auto_without_openvino_is_onnxruntime_fp32(effect_path, monkeypatch):
     machine_with(monkeypatch, devices=None, bf16=True)
     m = load_model(effect_path, precision="auto", threads=1)
@@ -168,10 +186,11 @@ def test_auto_probes_once_and_keeps_the_result(effect_path, cache, monkeypatch, 
 
 
 @needs_ov
-@pytest.mark.parametrize("fp16", [False, True])  # a CPU with avx512_fp16 tries OpenVINO fp16 next
+@pytest.mark.parametrize("fp16", [False, True])  # a CPU with fast fp16 tries OpenVINO fp16 next
 def test_a_failed_probe_is_remembered_and_skipped(effect_path, monkeypatch, fp16):
     monkeypatch.setattr(engines, "native_bf16", lambda features=None: True)
     monkeypatch.setattr(engines, "native_fp16", lambda features=None: fp16)
+    monkeypatch.setattr(engines, "fast_fp16", lambda features=None: fp16)
     spec = read_spec(effect_path)
     failed = {"max_diff": 0.5, "ok": False, "tolerance": 2 / 255}
     engines.write_record(effect_path, spec, {"probes": {"openvino/CPU/bf16": failed, "openvino/CPU/fp16": failed}})
