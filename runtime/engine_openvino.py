@@ -21,7 +21,8 @@ Both change only the order of floating-point additions (fp32 results within ~1e-
 and fp16 a third keeps the input and the first convolution at twice the reduced mantissa
 (`_precise_input`): the input's rounding was the largest error of the shipped effects.
 Compiled models are kept per input shape (the tile shape is fixed, so one or two), compiled
-with the input's static shape, and OpenVINO's own model cache lives in the ganfx cache folder.
+with the input's static shape, and OpenVINO's own model cache lives in the ganfx cache folder,
+one subfolder per precision (OpenVINO's cache key does not include the precision).
 """
 
 from __future__ import annotations
@@ -201,7 +202,10 @@ class OpenVinoEngine(Engine):
             self.config.update({"INFERENCE_NUM_THREADS": int(self.options.threads or default_threads()),
                                 "NUM_STREAMS": 1, "ENABLE_CPU_PINNING": False})
         if self.options.model_cache:
-            folder = cache_subfolder("openvino")
+            # One folder per precision: OpenVINO 2026.4's cache key leaves out INFERENCE_PRECISION_HINT,
+            # so a model compiled once in fp16 was loaded again for fp32 and bf16 (measured: the same
+            # 0.35/255 from fp32 as from fp16 on redbrick). Tested in test_engines.py.
+            folder = cache_subfolder(f"openvino/{precision}")
             if folder is not None:
                 self.core.set_property({"CACHE_DIR": str(folder)})
         self.in_flight = max(1, int(self.options.in_flight)) if not device.startswith("CPU") else 1

@@ -237,8 +237,14 @@ def machine() -> dict:
     return dict(_MACHINE)
 
 
+# 2: probes and bench rows from before OpenVINO's compiled models were kept per precision may have
+# timed a model compiled in another precision (runtime/engine_openvino.py); they are measured again.
+RECORD_VERSION = 2
+
+
 def machine_key() -> str:
-    return hashlib.sha256(json.dumps(machine(), sort_keys=True).encode()).hexdigest()[:16]
+    key = {"record": RECORD_VERSION, **machine()}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def model_key(path, spec) -> str:

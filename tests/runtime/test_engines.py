@@ -404,6 +404,20 @@ def test_rewrites_are_exact_in_fp32(tmp_path):
 
 
 @needs_ov
+def test_openvino_model_cache_keeps_precisions_apart(effect_path, cache):
+    """OpenVINO's cache key leaves out the precision: without a folder each, fp16's blob served fp32."""
+    x = np.random.default_rng(4).uniform(-1, 1, (1, 3, 24, 32)).astype(np.float32)
+    ref = load_model(effect_path, threads=1).run(x)
+    plain = OpenVinoOptions(rewrite=False, threads=1)  # the same graph in both precisions: the same cache key
+    first = load_model(effect_path, options=plain, precision="fp16").run(x)
+    if np.abs(first - ref).max() < 1e-5:
+        pytest.skip("OpenVINO runs fp16 as fp32 on this CPU")
+    again = load_model(effect_path, options=plain).run(x)  # fp32, compiled after it with the same cache folder
+    assert np.abs(again - ref).max() < 1e-5, "fp32 was served a model compiled in fp16"
+    assert (cache / "openvino" / "fp16").is_dir() and (cache / "openvino" / "fp32").is_dir()
+
+
+@needs_ov
 def test_openvino_serves_every_kind_through_model_run(effect_path, strided_path, texture_path, tmp_path):
     for path, x in ((effect_path, np.random.default_rng(0).uniform(-1, 1, (2, 3, 12, 20))),
                     (strided_path, np.random.default_rng(1).uniform(-1, 1, (1, 3, 16, 8)))):
