@@ -163,8 +163,9 @@ def fast_fp16(features: set | None = None) -> bool:
     """True where CPU float16 is expected to beat fp32, so auto tries it: AMX-FP16, or Arm's fphp.
 
     AVX-512 FP16 alone is not enough: on such a Xeon (AMX-BF16 but no AMX-FP16) OpenVINO fp16
-    measured slower than its fp32 (benchmarks/engines.py, redbrick: 0.89x against 1.04x of the
-    onnxruntime loop). `ganfx bench` still times it there, and follows what it measures.
+    measured slower than its fp32 (benchmarks/engines.py, OpenVINO direct, to the onnxruntime
+    loop: painterly 0.65x against 0.79x, redbrick 0.96x against 1.12x). `ganfx bench` still times
+    it there, and follows what it measures.
     """
     f = cpu_features() if features is None else features
     return bool({"amx_fp16", "fphp"} & f)
