@@ -67,23 +67,22 @@ def simulated_bf16(G: nn.Module):
     and a mean difference near OpenVINO's (0.23 against 0.27/255): enough to train against
     (TextureConfig.bf16_weight).
     """
-    hooks = []
+    hooks, norms = [], [m for m in G.modules() if isinstance(m, PixelNorm)]
     for m in G.modules():
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_pre_hook(lambda _m, args: (bf16_round(args[0]), *args[1:])))
             hooks.append(m.register_forward_hook(lambda _m, _args, out: bf16_round(out)))
         elif isinstance(m, nn.LeakyReLU):
             hooks.append(m.register_forward_hook(lambda _m, _args, out: bf16_round(out)))
-        elif isinstance(m, PixelNorm):
-            m.simulate_bf16 = True
+    for m in norms:
+        m.simulate_bf16 = True
     try:
         yield G
     finally:
         for h in hooks:
             h.remove()
-        for m in G.modules():
-            if isinstance(m, PixelNorm):
-                m.simulate_bf16 = False
+        for m in norms:
+            m.simulate_bf16 = False
 
 
 class _TextureOutput(nn.Module):

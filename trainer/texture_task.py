@@ -299,10 +299,6 @@ class TextureTask:
         self.aug_gen.set_state(torch.tensor(state["augment"], dtype=torch.uint8))
 
     # -- one step ---------------------------------------------------------------------
-    def fake(self, dev: TrainingDevice = CPU) -> torch.Tensor:
-        """Generator output for a batch of fresh noise, margin cut off. # -> [B,3,crop,crop]"""
-        return self._render(self._noise(dev))
-
     def _noise(self, dev: TrainingDevice = CPU) -> torch.Tensor:
         """A batch of fresh noise cells, waves included. # -> [B,G.input_channels,cells,cells]"""
         cfg = self.cfg
@@ -315,6 +311,7 @@ class TextureTask:
         return z
 
     def _render(self, z: torch.Tensor) -> torch.Tensor:
+        """Generator output for noise cells, margin cut off. # -> [B,3,crop,crop]"""
         m = self.cfg.margin_cells * self.cfg.stride
         return self.G(z)[:, :, m:m + self.cfg.crop, m:m + self.cfg.crop]
 
