@@ -22,7 +22,6 @@ pixel depends only on a fixed window of cells, so tiles rendered alone equal the
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 
@@ -31,14 +30,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .bf16_sim import bf16_round
+
 
 def _act():
     return nn.LeakyReLU(0.2)
-
-
-def bf16_round(t: torch.Tensor) -> torch.Tensor:
-    """t rounded to bfloat16 in the forward pass, the identity in the backward (straight-through)."""
-    return t + (t.to(torch.bfloat16).to(t.dtype) - t).detach()
 
 
 class PixelNorm(nn.Module):
@@ -48,41 +44,13 @@ class PixelNorm(nn.Module):
     and it keeps the generator's activations from drifting in scale while training.
     """
 
-    simulate_bf16 = False  # set by simulated_bf16(): every intermediate rounded as a bf16 engine stores it
+    simulate_bf16 = False  # set by bf16_sim.simulated_bf16(): every intermediate rounded as a bf16 engine stores it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.simulate_bf16:
             q = bf16_round
             return q(x * q(torch.rsqrt(q(q(x.square()).mean(dim=1, keepdim=True)) + 1e-8)))
         return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
-
-
-@contextlib.contextmanager
-def simulated_bf16(G: nn.Module):
-    """Run G as an engine computing in bf16 would: every convolution's input and output, every
-    activation and each step of the pixel norm rounded to bfloat16 (straight-through gradients).
-
-    On the shipped redbrick this gives 3.1/255 of largest difference to float32 on the runtime's
-    probe where OpenVINO bf16 gives 4.2/255 (weights, the upsampling and the waves stay float32 here),
-    and a mean difference near OpenVINO's (0.23 against 0.27/255): enough to train against
-    (TextureConfig.bf16_weight).
-    """
-    hooks, norms = [], [m for m in G.modules() if isinstance(m, PixelNorm)]
-    for m in G.modules():
-        if isinstance(m, nn.Conv2d):
-            hooks.append(m.register_forward_pre_hook(lambda _m, args: (bf16_round(args[0]), *args[1:])))
-            hooks.append(m.register_forward_hook(lambda _m, _args, out: bf16_round(out)))
-        elif isinstance(m, nn.LeakyReLU):
-            hooks.append(m.register_forward_hook(lambda _m, _args, out: bf16_round(out)))
-    for m in norms:
-        m.simulate_bf16 = True
-    try:
-        yield G
-    finally:
-        for h in hooks:
-            h.remove()
-        for m in norms:
-            m.simulate_bf16 = False
 
 
 class _TextureOutput(nn.Module):

@@ -41,7 +41,8 @@ from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
-from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells, simulated_bf16
+from .bf16_sim import bf16_gap, simulated_bf16
+from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class TextureConfig:
     vgg_weight: float = 0.0  # weight of the sliced-Wasserstein loss on VGG19 features (texture_features.py; 0 = off)
     adv_weight: float = 1.0  # weight of the adversarial loss on the generator (0: no discriminator is trained)
     bf16_weight: float = 0.0  # weight of the RMS difference between the output and the output of the same
-    #                           network with bf16 rounding simulated (texture_nets.simulated_bf16; 0 = off)
+    #                           network with bf16 rounding simulated (bf16_sim.simulated_bf16; 0 = off)
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -362,7 +363,7 @@ class TextureTask:
             # of it decides whether the runtime may run the model in bf16 (runtime/engines.py, the probe).
             with dev.autocast(), simulated_bf16(self.G):
                 rounded = self._render(z)
-            gap = (fake.float().clamp(-1, 1) - rounded.float().clamp(-1, 1)).square().mean().sqrt()
+            gap = bf16_gap(fake, rounded, -1.0, 1.0)
             loss_g = loss_g + cfg.bf16_weight * gap
             out["bf16_gap"] = gap.item()
         dev.backward(loss_g)

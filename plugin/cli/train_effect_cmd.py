@@ -41,6 +41,8 @@ _EFFECT_OPTIONS = (
                             "0 = off)"),
     ("--grad-stats", "grad_stats", float, "weight of a per-cell loss on the distribution of pixel differences "
                                           "(flat areas, sharp edges; 0 = off)"),
+    ("--bf16-weight", "bf16_weight", float, "weight of the output's change under simulated bf16 rounding "
+                                            "(0 = off; lower: the runtime may run the model in bf16)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),
     ("--warp-shift", "warp_shift", float, "random warps: shift in pixels"),

@@ -5,7 +5,8 @@ import torch
 from texture_fixtures import stripes, tiny_config
 
 from ganfx.trainer.config import ConfigError
-from ganfx.trainer.texture_nets import PixelNorm, TextureGenerator, bf16_round, simulated_bf16
+from ganfx.trainer.bf16_sim import bf16_round, simulated_bf16
+from ganfx.trainer.texture_nets import PixelNorm, TextureGenerator
 from ganfx.trainer.texture_task import TextureTask
 
 
