@@ -2,7 +2,8 @@
 
     with simulated_bf16(G):      # every Conv2d's input and output, every LeakyReLU's output rounded
         y_bf16 = G(x)            # (and modules with a `simulate_bf16` flag, e.g. PixelNorm, round their steps)
-    gap = bf16_gap(y, y_bf16, lo, hi)   # RMS change of the clamped output: the loss term of --bf16-weight
+    gap = bf16_gap(y, y_bf16, lo, hi)   # RMS change of the clamped output
+    gap = bf16_term(G, render, out, dev, lo, hi)   # the loss term of --bf16-weight, in any training precision
 
 Straight-through: the forward pass is rounded, the backward is the identity, so the gap's gradient
 teaches the float32 network to be insensitive to the rounding. Weights, resampling and the noise
@@ -55,3 +56,25 @@ def bf16_gap(y: torch.Tensor, rounded: torch.Tensor, lo: float, hi: float) -> to
     """RMS difference of the two outputs clamped to the contract's range lo..hi, in float32. # -> scalar"""
     # clamp_min: the square root of an exact 0 (every pixel clamped alike) would give a NaN gradient
     return (y.float().clamp(lo, hi) - rounded.float().clamp(lo, hi)).square().mean().clamp_min(1e-12).sqrt()
+
+
+def bf16_term(G: nn.Module, render, out: torch.Tensor, dev, lo: float, hi: float) -> torch.Tensor:
+    """The gap between G's float32 output and its output computed in bf16, for a step whose output
+    `out = render()` came from G under dev.autocast(). # -> scalar
+
+    In float32 training the bf16 side is render() under simulated_bf16; under bf16 autocast `out`
+    already is the bf16 side (autocast rounds weights, inputs and outputs of every convolution, as an
+    engine in bf16 does) and the float32 side is one more render() with autocast off; under float16
+    autocast both sides are rendered with autocast off.
+    """
+    plain = torch.autocast(dev.device.type, enabled=False)
+    if dev.dtype == torch.bfloat16:
+        with plain:
+            return bf16_gap(render(), out, lo, hi)
+    if dev.dtype is None:
+        with simulated_bf16(G):
+            return bf16_gap(out, render(), lo, hi)
+    with plain:
+        reference = render()
+        with simulated_bf16(G):
+            return bf16_gap(reference, render(), lo, hi)

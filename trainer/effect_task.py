@@ -6,7 +6,7 @@ generator, a PatchGAN) and one `step()`:
     L_G = l1 * |blur(G(x)) - blur(y)|_mask + adv * LSGAN/hinge(D(x, G(x))) + consistency * |G(warp x) - warp G(x)|
           + swd * SW(patches of G(x), patches of y) + vgg * SW(VGG19 features of G(x), of y)
           + grad_stats * W1(per 16 px cell: sorted pixel differences of G(x), of y)
-          + bf16_weight * RMS(G(x) - G(x) with bf16 rounding simulated)   (both clamped to 0..1)
+          + bf16_weight * RMS(G(x) in float32 - G(x) computed in bf16)   (both clamped to 0..1; bf16_sim.bf16_term)
     L_D = LSGAN/hinge(D(x, y), D(x, G(x)))
 
     cfg = EffectConfig(video="clip.mp4", keyframes="kf/", holdout="holdout/")
@@ -33,7 +33,7 @@ from ganfx.runtime.contract import ModelSpec, ParamSpec, TensorSpec, effect_para
 from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.frames import from_unit
 
-from .bf16_sim import bf16_gap, simulated_bf16
+from .bf16_sim import bf16_term
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .effect_data import PatchSampler, load_keyframes, load_pairs, numbered_images, spread
@@ -80,9 +80,10 @@ class EffectConfig:
     grad_stats: float = 0.0  # weight of a per-cell loss on the distribution of pixel differences (16 px cells,
     #                          texture_losses.local_gradient_loss): flat areas and sharp edges where the target
     #                          has them, wherever in the cell they fall (0 = off)
-    bf16_weight: float = 0.0  # weight of the RMS change of the clamped output when the same network runs with
-    #                           bf16 rounding simulated (bf16_sim.simulated_bf16): lower, the runtime may run the
-    #                           model in bf16 within its 2/255 probe (0 = off)
+    bf16_weight: float = 0.0  # weight of the RMS change of the clamped output when the same network computes in
+    #                           bf16 (bf16_sim.bf16_term: autocast's bf16, or simulated_bf16 in float32 training):
+    #                           lower, the runtime may run the model in bf16 within its 2/255 probe (0 = off)
+    bf16_every: int = 1  # lazy: the bf16 term every N steps, scaled by N (it costs about one more G pass in float32)
     adv_loss: str = "lsgan"  # "lsgan" or "hinge"
     consistency: float = 1.0  # weight of the temporal-consistency term (0 = off)
     warp_shift: float = 2.0  # random warps: shift in pixels
@@ -116,6 +117,8 @@ class EffectConfig:
             raise ConfigError(f"grad_stats is a loss weight, >= 0; got {self.grad_stats}", "grad_stats")
         if self.bf16_weight < 0:
             raise ConfigError(f"bf16_weight is a loss weight, >= 0; got {self.bf16_weight}", "bf16_weight")
+        if self.bf16_every < 1:
+            raise ConfigError(f"bf16_every is a number of steps, >= 1; got {self.bf16_every}", "bf16_every")
         if self.adv_loss not in ("lsgan", "hinge"):
             raise ConfigError(f"adv_loss must be lsgan or hinge, got {self.adv_loss!r}", "adv_loss")
         if self.patch < 32 or self.patch % EffectGenerator.multiple:
@@ -297,10 +300,9 @@ class EffectTask:
                 gs = local_gradient_loss(out.float(), y.float(), mask=mask.float())
                 loss_g = loss_g + cfg.grad_stats * gs
             gap = l1.new_zeros(())
-            if cfg.bf16_weight:  # what the output loses when an engine rounds every activation to bf16
-                with simulated_bf16(self.G):
-                    gap = bf16_gap(out, self.G(x), 0.0, 1.0)
-                loss_g = loss_g + cfg.bf16_weight * gap
+            if cfg.bf16_weight and iteration % cfg.bf16_every == 0:  # what the output loses in a bf16 engine
+                gap = bf16_term(self.G, lambda: self.G(x), out, dev, 0.0, 1.0)
+                loss_g = loss_g + cfg.bf16_weight * cfg.bf16_every * gap
         dev.backward(loss_g)
         dev.step(self.opt_g)
         dev.update()
@@ -311,7 +313,7 @@ class EffectTask:
             losses["vgg"] = deep.item()
         if cfg.grad_stats:
             losses["grad_stats"] = gs.item()
-        if cfg.bf16_weight:
+        if cfg.bf16_weight and iteration % cfg.bf16_every == 0:
             losses["bf16_gap"] = gap.item()
         return losses
 

@@ -90,7 +90,7 @@ _COMMAND_FIELDS = {
                 {"flips": "--flips", "rot90": "--rot90"}),
     "effect": ((),
                ("pairs", "video", "keyframes", "masks", "holdout", "name", "patch", "batch", "scale_jitter",
-                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "swd", "vgg", "grad_stats", "bf16_weight", "adv_loss",
+                "g_width", "g_blocks", "d_width", "l1", "l1_blur", "adv", "swd", "vgg", "grad_stats", "bf16_weight", "bf16_every", "adv_loss",
                 "consistency", "warp_shift", "warp_zoom", "warp_rotate", "lr_g", "lr_d", "target_process"),
                {"hflip": "--no-flip", "rot90": "--rot90", "skip": "--no-skip"}),
     "sound": (("exemplar",),

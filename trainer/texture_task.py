@@ -41,7 +41,7 @@ from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
-from .bf16_sim import bf16_gap, simulated_bf16
+from .bf16_sim import bf16_term
 from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
 
 
@@ -361,9 +361,7 @@ class TextureTask:
         if cfg.bf16_weight > 0:
             # What the clamped output loses when an engine rounds every activation to bf16: the largest
             # of it decides whether the runtime may run the model in bf16 (runtime/engines.py, the probe).
-            with dev.autocast(), simulated_bf16(self.G):
-                rounded = self._render(z)
-            gap = bf16_gap(fake, rounded, -1.0, 1.0)
+            gap = bf16_term(self.G, lambda: self._render(z), fake, dev, -1.0, 1.0)
             loss_g = loss_g + cfg.bf16_weight * gap
             out["bf16_gap"] = gap.item()
         dev.backward(loss_g)

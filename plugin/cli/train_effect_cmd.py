@@ -43,6 +43,7 @@ _EFFECT_OPTIONS = (
                                           "(flat areas, sharp edges; 0 = off)"),
     ("--bf16-weight", "bf16_weight", float, "weight of the output's change under simulated bf16 rounding "
                                             "(0 = off; lower: the runtime may run the model in bf16)"),
+    ("--bf16-every", "bf16_every", int, "apply the bf16 term every N steps, scaled by N (lazy, like R1)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
     ("--consistency", "consistency", float, "weight of the temporal-consistency term (0 = off)"),
     ("--warp-shift", "warp_shift", float, "random warps: shift in pixels"),

@@ -248,3 +248,11 @@ def test_bf16_term_only_adds_to_the_generator_loss(tmp_path, footage):
     _resumes_exactly(cfg, tmp_path)
     with pytest.raises(ConfigError, match="bf16_weight"):
         EffectConfig(video="b.mp4", keyframes="c", bf16_weight=-1.0).check()
+
+
+def test_lazy_bf16_term_runs_every_nth_step(footage):
+    clip, kf, _ = footage
+    task = EffectTask(EffectConfig(video=str(clip), keyframes=str(kf), bf16_weight=10.0, bf16_every=2, **TINY))
+    assert "bf16_gap" in task.step(0) and "bf16_gap" not in task.step(1) and "bf16_gap" in task.step(2)
+    with pytest.raises(ConfigError, match="bf16_every"):
+        EffectConfig(video="b.mp4", keyframes="c", bf16_every=0).check()

@@ -86,7 +86,7 @@ def test_card_command_rebuilds_every_effect_setting():
     assert _COMMAND_FIELDS["texture"][1] == tuple(field for _, field, _, _ in _TEXTURE_OPTIONS)
     changed = dict(video="my clip.mp4", keyframes="data/kf", masks="data/masks", holdout="data/held", name="ink",
                    patch=64, batch=3, scale_jitter=0.0, g_width=16, g_blocks=2, d_width=16, l1=2.0, l1_blur=2.5, adv=0.1, swd=0.5,
-                   vgg=1.5, grad_stats=4.0, bf16_weight=20.0, adv_loss="hinge", consistency=0.0, warp_shift=1.0, warp_zoom=0.05,
+                   vgg=1.5, grad_stats=4.0, bf16_weight=20.0, bf16_every=3, adv_loss="hinge", consistency=0.0, warp_shift=1.0, warp_zoom=0.05,
                    warp_rotate=3.0, lr_g=1e-4, lr_d=3e-4, target_process="stylization", hflip=False, rot90=True, skip=False, seed=7)
     assert {field for _, field, _, _ in _TABLE} - {"pairs"} <= set(changed)  # a new flag must be tested here
     fx = dataclasses.replace(EffectConfig(), **changed)

@@ -58,3 +58,27 @@ def test_the_term_trains_keeps_the_noise_stream_and_is_refused_for_tiles(tmp_pat
         tiny_config(ex, bf16_weight=-1.0).check()
     with pytest.raises(ConfigError, match="tile generator"):
         tiny_config(ex, bf16_weight=1.0, tile=16, stride=16).check()
+
+
+def test_term_compares_float32_with_bf16_in_every_training_precision():
+    """bf16_term: in float32 training the simulated pass is the bf16 side; under bf16 autocast the
+    step's own output is, and the float32 side is rendered with autocast off (not a second bf16 pass,
+    which would make the gap vanish)."""
+    from ganfx.trainer.bf16_sim import bf16_gap, bf16_term
+    from ganfx.trainer.device import TrainingDevice
+
+    G = _generator()
+    z = torch.randn(1, G.input_channels, 10, 10, generator=torch.Generator().manual_seed(1))
+    plain = G(z)
+    with simulated_bf16(G):
+        rounded = G(z)
+    fp32 = TrainingDevice(torch.device("cpu"))
+    assert torch.equal(bf16_term(G, lambda: G(z), plain, fp32, -1.0, 1.0), bf16_gap(plain, rounded, -1.0, 1.0))
+    mixed = TrainingDevice(torch.device("cpu"), torch.bfloat16)
+    with mixed.autocast():
+        out = G(z)
+        term = bf16_term(G, lambda: G(z), out, mixed, -1.0, 1.0)
+    assert out.dtype == torch.bfloat16 and term > 1e-4  # a second autocast pass would give exactly 0
+    assert torch.allclose(term, bf16_gap(plain, out, -1.0, 1.0))
+    term.backward()
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
