@@ -31,8 +31,8 @@ def simulated_bf16(G: nn.Module):
 
     On the shipped redbrick this gives 3.1/255 of largest difference to float32 on the runtime's
     probe where OpenVINO bf16 gives 4.2/255, and a mean difference near OpenVINO's (0.23 against
-    0.27/255); on painterly 1.6/255 against OpenVINO's 1.5 (mean 0.20 against 0.12): close enough
-    to train against (TextureConfig.bf16_weight, EffectConfig.bf16_weight).
+    0.27/255); on painterly (trained without the term) 1.6/255 against OpenVINO's 1.5 (mean 0.20
+    against 0.12): close enough to train against (TextureConfig.bf16_weight, EffectConfig.bf16_weight).
     """
     hooks, flagged = [], [m for m in G.modules() if hasattr(m, "simulate_bf16")]
     for m in G.modules():
