@@ -36,12 +36,12 @@ from ganfx.runtime.errors import UserInputError
 from ganfx.runtime.noise import NoiseField
 
 from .baselines import random_phase_noise
+from .bf16_sim import bf16_term
 from .config import ConfigError
 from .device import CPU, TrainingDevice
 from .exemplars import fingerprint, load_exemplar
 from .texture_data import CropSampler, check_policy, diff_augment, lowpass_waves, spectral_peaks, texton
 from .texture_losses import sliced_patch_loss
-from .bf16_sim import bf16_term
 from .texture_nets import PatchDiscriminator, TextureGenerator, TileGenerator, measure_halo_cells
 
 

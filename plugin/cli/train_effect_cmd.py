@@ -41,7 +41,7 @@ _EFFECT_OPTIONS = (
                             "0 = off)"),
     ("--grad-stats", "grad_stats", float, "weight of a per-cell loss on the distribution of pixel differences "
                                           "(flat areas, sharp edges; 0 = off)"),
-    ("--bf16-weight", "bf16_weight", float, "weight of the output's change under simulated bf16 rounding "
+    ("--bf16-weight", "bf16_weight", float, "weight of the output's change when the network computes in bf16 "
                                             "(0 = off; lower: the runtime may run the model in bf16)"),
     ("--bf16-every", "bf16_every", int, "apply the bf16 term every N steps, scaled by N (lazy, like R1)"),
     ("--adv-loss", "adv_loss", str, "lsgan or hinge"),
