@@ -86,7 +86,7 @@ _COMMAND_FIELDS = {
                  "lowpass", "spot", "tile", "tile_blend", "tile_motion", "stride", "g_widths", "cell_blocks",
                  "dilations", "margin_cells", "d_width", "d_downs",
                  "loss", "r1_gamma", "r1_every", "swd_weight", "vgg_weight", "adv_weight", "bf16_weight",
-                 "lr_g", "lr_d", "sample_px"),
+                 "bf16_power", "lr_g", "lr_d", "sample_px"),
                 {"flips": "--flips", "rot90": "--rot90"}),
     "effect": ((),
                ("pairs", "video", "keyframes", "masks", "holdout", "name", "patch", "batch", "scale_jitter",

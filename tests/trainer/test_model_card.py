@@ -53,7 +53,7 @@ def test_card_command_rebuilds_every_texture_setting():
     changed = dict(name="wall", crop=96, batch=3, scale_jitter=0.0, augment="translation", noise_channels=8,
                    fine_noise=2, waves=3, lattice=(64, 48), lowpass=16, spot=9, tile=64, tile_blend=3.0, tile_motion=1.5, stride=16, g_widths=(64, 48, 32, 24, 16), cell_blocks=2,
                    dilations=(1, 3), margin_cells=2, d_width=16, d_downs=3, loss="hinge", r1_gamma=2.0, r1_every=8,
-                   swd_weight=0.5, vgg_weight=2.0, adv_weight=0.5, bf16_weight=30.0, lr_g=1e-4, lr_d=3e-4, sample_px=128, flips=True, rot90=True)
+                   swd_weight=0.5, vgg_weight=2.0, adv_weight=0.5, bf16_weight=30.0, bf16_power=4, lr_g=1e-4, lr_d=3e-4, sample_px=128, flips=True, rot90=True)
     assert {field for _, field, _, _ in _TEXTURE_OPTIONS} <= set(changed)  # a new flag must be tested here
     tex = dataclasses.replace(TextureConfig(exemplars=("wall.png",)), **changed)
     config = {"task": "texture", "loop": dataclasses.asdict(LoopConfig(iterations=77)),

@@ -82,3 +82,20 @@ def test_term_compares_float32_with_bf16_in_every_training_precision():
     assert torch.allclose(term, bf16_gap(plain, out, -1.0, 1.0))
     term.backward()
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
+
+
+def test_power_four_weights_the_largest_differences():
+    """bf16_power 4: the power mean of the differences, at least the RMS, and nearer the largest one
+    when a few pixels differ most (as on a texture's sharpest edges); other powers are refused."""
+    from ganfx.trainer.bf16_sim import bf16_gap
+    from ganfx.trainer.texture_task import TextureConfig
+
+    y = torch.zeros(1, 1, 10, 10)
+    spread, tail = y + 0.01, y.clone()
+    tail[..., 0, :2] = 0.005 ** 0.5  # the same RMS (0.01) in two pixels
+    assert torch.allclose(bf16_gap(y, spread, -1, 1), bf16_gap(y, tail, -1, 1))
+    assert torch.allclose(bf16_gap(y, spread, -1, 1, 4), torch.tensor(0.01))
+    assert bf16_gap(y, tail, -1, 1, 4) > 2 * bf16_gap(y, spread, -1, 1, 4)
+    assert torch.equal(bf16_gap(y, y, -1, 1, 4), torch.tensor(1e-12 ** 0.5))  # no 0 under the root
+    with pytest.raises(ConfigError, match="bf16_power"):
+        TextureConfig(exemplars=("ex.png",), bf16_power=3).check()
