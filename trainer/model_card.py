@@ -218,7 +218,9 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         verdict += f"; {copy_goal_line(report)}"
     lines += ["", verdict + ".", ""]
     minutes = (tr.get("training_seconds") or 0) / 60
-    training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on one thread of a shared 2-core "
+    threads = (run_config.get("loop") or {}).get("threads", 1)
+    on = "one thread" if threads == 1 else f"{threads} threads"
+    training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on {on} of a 2-core "
                 f"CPU (data fingerprint `{tr.get('data_fingerprint', '')}`).")
     lines += _closing(spec, config, notes, training, training_note, "ganfx.trainer.texture_task.TextureConfig",
                       f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(report['exemplar'])} "
