@@ -57,7 +57,7 @@ def bf16_gap(y: torch.Tensor, rounded: torch.Tensor, lo: float, hi: float, power
     power mean: 2 the RMS, 4 weights the largest differences (which the runtime's probe judges). # -> scalar"""
     d = y.float().clamp(lo, hi) - rounded.float().clamp(lo, hi)
     # clamp_min: the root of an exact 0 (every pixel clamped alike) would give a NaN gradient
-    if power == 2:
+    if power == 2:  # square and sqrt, as the runs trained before the power existed computed it (bit for bit)
         return d.square().mean().clamp_min(1e-12).sqrt()
     return d.pow(power).mean().clamp_min(1e-12 ** (power / 2)).pow(1.0 / power)
 

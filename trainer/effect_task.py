@@ -299,7 +299,7 @@ class EffectTask:
             if cfg.grad_stats:  # float32: sorted differences
                 gs = local_gradient_loss(out.float(), y.float(), mask=mask.float())
                 loss_g = loss_g + cfg.grad_stats * gs
-            gap = l1.new_zeros(())
+            gap = None
             if cfg.bf16_weight and iteration % cfg.bf16_every == 0:  # what the output loses in a bf16 engine
                 gap = bf16_term(self.G, lambda: self.G(x), out, dev, 0.0, 1.0)
                 loss_g = loss_g + cfg.bf16_weight * cfg.bf16_every * gap
@@ -313,7 +313,7 @@ class EffectTask:
             losses["vgg"] = deep.item()
         if cfg.grad_stats:
             losses["grad_stats"] = gs.item()
-        if cfg.bf16_weight and iteration % cfg.bf16_every == 0:
+        if gap is not None:
             losses["bf16_gap"] = gap.item()
         return losses
 
