@@ -54,12 +54,14 @@ def simulated_bf16(G: nn.Module):
 
 def bf16_gap(y: torch.Tensor, rounded: torch.Tensor, lo: float, hi: float, power: int = 2) -> torch.Tensor:
     """The difference of the two outputs clamped to the contract's range lo..hi, in float32, as a
-    power mean: 2 the RMS, 4 weights the largest differences (which the runtime's probe judges). # -> scalar"""
+    power mean: 2 the RMS; 4 and 8 weight the largest differences more and more (the runtime's probe
+    judges the largest). # -> scalar"""
     d = y.float().clamp(lo, hi) - rounded.float().clamp(lo, hi)
     # clamp_min: the root of an exact 0 (every pixel clamped alike) would give a NaN gradient
     if power == 2:  # square and sqrt, as the runs trained before the power existed computed it (bit for bit)
         return d.square().mean().clamp_min(1e-12).sqrt()
-    return d.pow(power).mean().clamp_min(1e-12 ** (power / 2)).pow(1.0 / power)
+    # the floor of d**power's mean: 1e-24 for power 4, and no lower than float32 can hold (1e-48 would be 0)
+    return d.pow(power).mean().clamp_min(max(1e-12 ** (power / 2), 1e-36)).pow(1.0 / power)
 
 
 def bf16_term(G: nn.Module, render, out: torch.Tensor, dev, lo: float, hi: float, power: int = 2) -> torch.Tensor:

@@ -83,7 +83,7 @@ class TextureConfig:
     adv_weight: float = 1.0  # weight of the adversarial loss on the generator (0: no discriminator is trained)
     bf16_weight: float = 0.0  # weight of the RMS difference between the output and the output of the same
     #                           network with bf16 rounding simulated (bf16_sim.simulated_bf16; 0 = off)
-    bf16_power: int = 2  # that difference as a power mean over the pixels: 2 the RMS, 4 weights the largest ones
+    bf16_power: int = 2  # that difference as a power mean over the pixels: 2 the RMS, 4 and 8 weight the largest ones
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: tuple = (0.0, 0.99)  # Adam betas for both networks (beta1 0.5 let the generator collapse to flat colour)
@@ -117,8 +117,8 @@ class TextureConfig:
         if min(self.vgg_weight, self.swd_weight, self.adv_weight, self.bf16_weight) < 0:
             raise ConfigError("swd_weight, vgg_weight, adv_weight and bf16_weight must be >= 0", "swd_weight",
                               "vgg_weight", "adv_weight", "bf16_weight")
-        if self.bf16_power not in (2, 4):
-            raise ConfigError(f"bf16_power must be 2 (RMS) or 4, got {self.bf16_power}", "bf16_power")
+        if self.bf16_power not in (2, 4, 8):
+            raise ConfigError(f"bf16_power must be 2 (RMS), 4 or 8, got {self.bf16_power}", "bf16_power")
         if self.bf16_weight > 0 and self.tile:
             raise ConfigError("bf16_weight is for the network generator (a tile generator is exact in bf16)",
                               "bf16_weight", "tile")

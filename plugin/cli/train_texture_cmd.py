@@ -56,8 +56,8 @@ _TEXTURE_OPTIONS = (  # (flag, TextureConfig field, type, help)
     ("--adv-weight", "adv_weight", float, "weight of the adversarial loss (0 = no discriminator: the sliced losses alone)"),
     ("--bf16-weight", "bf16_weight", float, "weight of the output's change under simulated bf16 rounding "
                                             "(0 = off; lower: the runtime may run the model in bf16)"),
-    ("--bf16-power", "bf16_power", int, "that change as a power mean over the pixels: 2 the RMS, 4 weights the "
-                                        "largest differences (what the runtime's probe judges)"),
+    ("--bf16-power", "bf16_power", int, "that change as a power mean over the pixels: 2 the RMS, 4 and 8 weight "
+                                        "the largest differences more (what the runtime's probe judges)"),
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--sample-px", "sample_px", int, "size of each sample-grid image"),
