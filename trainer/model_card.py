@@ -48,6 +48,12 @@ LABELS = {"ganfx": "ganfx (this model)", "random_phase": "random-phase noise (Ga
           "quilting": "image quilting (Efros & Freeman 2001)"}
 
 
+def threads_phrase(loop: dict) -> str:
+    """The run's LoopConfig.threads in words: "1 thread", "2 threads", or torch's default (0)."""
+    threads = loop.get("threads") or 0
+    return f"{threads or 'the default number of'} thread{'s' if threads != 1 else ''}"
+
+
 def portable_path(value, run_dir=None):
     """A data path as a card shows it: relative to the run folder if inside it, as typed if
     relative (and not climbing out with ..), else its file name. skimage:NAME specs unchanged."""
@@ -218,9 +224,8 @@ def card_text(onnx_path, run_config: dict, report: dict, data: str, notes: str =
         verdict += f"; {copy_goal_line(report)}"
     lines += ["", verdict + ".", ""]
     minutes = (tr.get("training_seconds") or 0) / 60
-    threads = (run_config.get("loop") or {}).get("threads", 1)
-    on = "one thread" if threads == 1 else f"{threads} threads"
-    training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on {on} of a 2-core "
+    training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on "
+                f"{threads_phrase(run_config.get('loop') or {})} of a 2-core "
                 f"CPU (data fingerprint `{tr.get('data_fingerprint', '')}`).")
     lines += _closing(spec, config, notes, training, training_note, "ganfx.trainer.texture_task.TextureConfig",
                       f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(report['exemplar'])} "

@@ -12,7 +12,7 @@ import shlex
 
 from ganfx.runtime.errors import UserInputError
 
-from .model_card import _closing, portable_path
+from .model_card import _closing, portable_path, threads_phrase
 from .sound_eval import LABELS, METHODS
 
 
@@ -88,9 +88,8 @@ def sound_card(path, spec, config: dict, report: dict, data: str, notes: str, pn
         "",
     ]
     minutes = (tr.get("training_seconds") or 0) / 60
-    threads = config["loop"].get("threads") or 0
     training = (f"{tr['iterations']} iterations, {minutes:.0f} minutes of training on "
-                f"{threads or 'the default number of'} thread{'s' if threads != 1 else ''} of a shared 2-core CPU "
+                f"{threads_phrase(config['loop'])} of a shared 2-core CPU "
                 f"(data fingerprint `{tr.get('data_fingerprint', '')}`).")
     lines += _closing(spec, config, notes, training, training_note, "ganfx.trainer.sound_task.SoundConfig",
                       f"ganfx eval {spec.name}.onnx --exemplar {shlex.quote(portable_path(report['exemplar'], run_dir))} "

@@ -4,7 +4,7 @@ import json
 
 from test_texture_train import model_path  # noqa: F401 (fixture: a tiny trained, exported texture)
 
-from ganfx.trainer.model_card import card_text, main, portable_config, portable_path
+from ganfx.trainer.model_card import card_text, main, portable_config, portable_path, threads_phrase
 
 
 def test_card_config_shows_no_machine_paths(model_path, tmp_path):  # noqa: F811
@@ -16,6 +16,7 @@ def test_card_config_shows_no_machine_paths(model_path, tmp_path):  # noqa: F811
     text = card_text(model_path, config, report, "synthetic stripes", run_dir=run)
     assert str(model_path.parent) not in text and '"wall.png"' in text
     assert "DESIGN.md" not in text
+    assert f"minutes of training on {threads_phrase(config['loop'])} of a 2-core CPU" in text
     # a model trained with the VGG19 feature loss credits the weights' licence, one without does not
     assert "CC BY 4.0" not in text and config["texture"]["vgg_weight"] == 0
     with_vgg = {**config, "texture": {**config["texture"], "vgg_weight": 1.0}}
@@ -24,6 +25,12 @@ def test_card_config_shows_no_machine_paths(model_path, tmp_path):  # noqa: F811
     (tmp_path / "report.json").write_text(json.dumps(report))
     assert main([str(model_path), "--run", str(run), "--eval", str(tmp_path / "report.json"), "--data", "d"]) == 0
     assert str(model_path.parent) not in model_path.with_suffix(".md").read_text()
+
+
+def test_card_says_the_runs_threads():
+    """The training line names the run's threads; 0 is torch's default, not "0 threads"."""
+    assert threads_phrase({"threads": 1}) == "1 thread" and threads_phrase({"threads": 2}) == "2 threads"
+    assert threads_phrase({"threads": 0}) == threads_phrase({}) == "the default number of threads"
 
 
 def test_portable_paths(tmp_path):
