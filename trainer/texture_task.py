@@ -81,8 +81,8 @@ class TextureConfig:
     swd_weight: float = 1.0  # weight of the sliced-Wasserstein patch loss on the generator (0 = GAN only)
     vgg_weight: float = 0.0  # weight of the sliced-Wasserstein loss on VGG19 features (texture_features.py; 0 = off)
     adv_weight: float = 1.0  # weight of the adversarial loss on the generator (0: no discriminator is trained)
-    bf16_weight: float = 0.0  # weight of the RMS difference between the output and the output of the same
-    #                           network with bf16 rounding simulated (bf16_sim.simulated_bf16; 0 = off)
+    bf16_weight: float = 0.0  # weight of the difference (bf16_power's mean) between the output and the output
+    #                           of the same network with bf16 rounding simulated (bf16_sim.simulated_bf16; 0 = off)
     bf16_power: int = 2  # that difference as a power mean over the pixels: 2 the RMS, 4 and 8 weight the largest ones
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate

@@ -84,7 +84,7 @@ def test_term_compares_float32_with_bf16_in_every_training_precision():
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
 
 
-def test_power_four_weights_the_largest_differences():
+def test_power_means_weight_the_largest_differences():
     """bf16_power 4 and 8: the power mean of the differences, at least the RMS, and nearer the largest
     one when a few pixels differ most (as on a texture's sharpest edges), the more so for 8; no NaN
     gradient where the outputs agree; other powers are refused."""
